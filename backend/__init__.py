@@ -1,0 +1,33 @@
+"""The text-to-image backend: an OpenAI-compatible FastAPI service behind the GPU lease.
+
+``create_app(settings)`` builds the app; ``python -m backend`` serves it. See
+``docs/backend.md`` for the routes, settings and metrics.
+"""
+
+from __future__ import annotations
+
+from backend.app import create_app
+from backend.errors import (
+    APIError,
+    GenerationFailed,
+    GenerationTimeout,
+    InvalidRequest,
+    NotFound,
+    NotReady,
+    QueueFull,
+    Unauthorized,
+)
+from backend.settings import Settings
+
+__all__ = [
+    "APIError",
+    "GenerationFailed",
+    "GenerationTimeout",
+    "InvalidRequest",
+    "NotFound",
+    "NotReady",
+    "QueueFull",
+    "Settings",
+    "Unauthorized",
+    "create_app",
+]

@@ -1,0 +1,77 @@
+"""FastAPI dependencies and their ``Annotated`` aliases; routes stay thin by declaring these."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from backend.errors import NotReady, Unauthorized
+from backend.images import ImageStore
+from backend.metrics import Metrics
+from backend.runtime import ModelRuntime, ModelState
+from backend.settings import Settings
+from backend.worker import GenerationWorker
+
+
+@dataclass
+class Services:
+    """Everything one app instance owns; stored on ``app.state.services``."""
+
+    settings: Settings
+    metrics: Metrics
+    runtime: ModelRuntime
+    worker: GenerationWorker
+    images: ImageStore
+    started_at: int
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """With ``BACKEND_API_KEY`` set, demand ``Authorization: Bearer <key>``; else let all in."""
+    if settings.api_key is None:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    expected = settings.api_key.get_secret_value()
+    if scheme.lower() != "bearer" or not secrets.compare_digest(
+        token.strip().encode(), expected.encode()
+    ):
+        raise Unauthorized(
+            "missing or wrong API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+ApiKeyDep = Annotated[None, Depends(require_api_key)]
+
+
+def require_ready(services: ServicesDep) -> ModelRuntime:
+    """The runtime, once the model is loaded; 503 before that."""
+    runtime = services.runtime
+    if runtime.state is ModelState.FAILED:
+        raise NotReady(f"the model failed to load: {runtime.error}")
+    if not runtime.ready:
+        raise NotReady(
+            f"the model {services.settings.model!r} is still loading", headers={"Retry-After": "5"}
+        )
+    return runtime
+
+
+ReadyDep = Annotated[ModelRuntime, Depends(require_ready)]
