@@ -1,0 +1,280 @@
+"""Prompt sets: reading the files researchers drop into the data folder.
+
+Formats, chosen by file extension:
+
+- ``.json``: a list of strings, a list of objects with ``prompt`` (and optional
+  ``id``, ``category`` and any other fields), or an object ``{"prompts": [...]}``
+  holding either list;
+- ``.jsonl``: one string or object per line (blank lines are ignored);
+- ``.csv`` / ``.tsv``: a header row with a prompt column (``prompt``, ``Prompt`` as
+  in PartiPrompts, or ``Prompts`` as in DrawBench) and optional ``id`` and
+  ``category``/``Category`` columns;
+- ``.txt``: one prompt a line (blank lines and lines starting with ``#`` are skipped).
+
+A prompt set is all or nothing: any bad entry (not UTF-8, bad JSON, missing or
+empty prompt, duplicate id, a prompt longer than :data:`MAX_PROMPT_CHARS`)
+rejects the whole file with a :class:`PromptSetError` naming the file and the
+entry, so a researcher never gets a silently partial benchmark. Identity is the
+file's content hash: an edited file is a new prompt set.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".txt")
+# Diffusion text encoders read 77 tokens; a prompt far past that is a mistake
+# (a pasted document), not a prompt. The cap keeps the database and reports sane.
+MAX_PROMPT_CHARS = 4000
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_PROMPT_COLUMNS = ("prompt", "prompts", "text", "caption")
+_CATEGORY_COLUMNS = ("category", "categories")
+_ID_RE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class PromptSetError(ValueError):
+    """A prompt-set file cannot be used; the message names the file and the entry at fault."""
+
+    def __init__(self, path: Path, reason: str, entry: str | None = None) -> None:
+        where = f"{path}" if entry is None else f"{path}, {entry}"
+        super().__init__(f"prompt set {where}: {reason}")
+        self.path = path
+        self.entry = entry
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt: a stable ``id`` within its set, the text, an optional category."""
+
+    id: str
+    text: str
+    category: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """A loaded prompt-set file. ``name`` is the file stem made safe for folder names."""
+
+    name: str
+    path: Path
+    content_hash: str
+    prompts: tuple[Prompt, ...]
+
+    @property
+    def short_hash(self) -> str:
+        """The first 12 hex digits of the content hash, enough to tell versions apart."""
+        return self.content_hash[:12]
+
+
+def safe_name(name: str) -> str:
+    """``name`` with anything but letters, digits, ``.``, ``_`` and ``-`` replaced by ``_``."""
+    cleaned = _ID_RE.sub("_", name).strip("._")
+    return cleaned or "unnamed"
+
+
+def _entry_from_object(path: Path, where: str, item: dict[str, Any]) -> tuple[Any, Any, Any]:
+    lowered = {str(k).lower(): v for k, v in item.items()}
+    text = next((lowered[c] for c in _PROMPT_COLUMNS if c in lowered), None)
+    if text is None:
+        raise PromptSetError(path, "no 'prompt' field", where)
+    category = next((lowered[c] for c in _CATEGORY_COLUMNS if c in lowered), None)
+    return lowered.get("id"), text, category
+
+
+def _raw_entries(path: Path, text: str) -> list[tuple[str, Any, Any, Any, dict[str, Any]]]:
+    """(where, id, prompt, category, extra) per entry, before validation."""
+    suffix = path.suffix.lower()
+    out: list[tuple[str, Any, Any, Any, dict[str, Any]]] = []
+    if suffix == ".txt":
+        for number, line in enumerate(text.splitlines(), start=1):
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                out.append((f"line {number}", None, stripped, None, {}))
+        return out
+    if suffix in (".csv", ".tsv"):
+        return _csv_entries(path, text, "\t" if suffix == ".tsv" else ",")
+    if suffix == ".jsonl":
+        items: list[tuple[str, Any]] = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append((f"line {number}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise PromptSetError(path, f"bad JSON: {exc.msg}", f"line {number}") from exc
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PromptSetError(
+                path, f"bad JSON: {exc.msg}", f"line {exc.lineno} column {exc.colno}"
+            ) from exc
+        if isinstance(data, dict):
+            if "prompts" not in data:
+                raise PromptSetError(path, "a JSON object needs a 'prompts' list")
+            data = data["prompts"]
+        if not isinstance(data, list):
+            raise PromptSetError(path, f"expected a list of prompts, got {type(data).__name__}")
+        items = [(f"entry {i}", item) for i, item in enumerate(data)]
+    for where, item in items:
+        if isinstance(item, str):
+            out.append((where, None, item, None, {}))
+        elif isinstance(item, dict):
+            pid, prompt, category = _entry_from_object(path, where, item)
+            skip = {"id", *_PROMPT_COLUMNS, *_CATEGORY_COLUMNS}
+            extra = {k: v for k, v in item.items() if str(k).lower() not in skip}
+            out.append((where, pid, prompt, category, extra))
+        else:
+            raise PromptSetError(
+                path, f"expected a string or an object, got {type(item).__name__}", where
+            )
+    return out
+
+
+def _csv_entries(
+    path: Path, text: str, delimiter: str
+) -> list[tuple[str, Any, Any, Any, dict[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [h.strip() for h in reader.fieldnames or []]
+    lowered = {h.lower(): h for h in header}
+    prompt_col = next((lowered[c] for c in _PROMPT_COLUMNS if c in lowered), None)
+    if prompt_col is None:
+        raise PromptSetError(
+            path, f"no prompt column in header {header} (expected Prompt or Prompts)", "line 1"
+        )
+    category_col = next((lowered[c] for c in _CATEGORY_COLUMNS if c in lowered), None)
+    id_col = lowered.get("id")
+    reader.fieldnames = header
+    out: list[tuple[str, Any, Any, Any, dict[str, Any]]] = []
+    try:
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if None in row:
+                raise PromptSetError(path, "more fields than the header has", where)
+            used = {prompt_col, category_col, id_col}
+            extra = {k: v for k, v in row.items() if k not in used and v not in (None, "")}
+            category = row.get(category_col) if category_col else None
+            out.append(
+                (where, row.get(id_col) if id_col else None, row[prompt_col], category, extra)
+            )
+    except csv.Error as exc:
+        raise PromptSetError(path, f"bad CSV: {exc}", f"line {reader.line_num}") from exc
+    return out
+
+
+def _validate(path: Path, raw: Iterable[tuple[str, Any, Any, Any, dict[str, Any]]]) -> list[Prompt]:
+    prompts: list[Prompt] = []
+    seen: dict[str, str] = {}
+    for index, (where, pid, text, category, extra) in enumerate(raw, start=1):
+        if not isinstance(text, str):
+            raise PromptSetError(path, f"prompt must be a string, got {type(text).__name__}", where)
+        text = text.strip()
+        if not text:
+            raise PromptSetError(path, "empty prompt", where)
+        if len(text) > MAX_PROMPT_CHARS:
+            raise PromptSetError(
+                path, f"prompt is {len(text)} characters, over the {MAX_PROMPT_CHARS} limit", where
+            )
+        if pid is None or (isinstance(pid, str) and not pid.strip()):
+            pid_text = f"{index:04d}"
+        elif isinstance(pid, str | int) and not isinstance(pid, bool):
+            pid_text = safe_name(str(pid).strip())
+        else:
+            raise PromptSetError(path, f"id must be a string or an integer, got {pid!r}", where)
+        if pid_text in seen:
+            raise PromptSetError(
+                path, f"duplicate id {pid_text!r} (first at {seen[pid_text]})", where
+            )
+        seen[pid_text] = where
+        if category is not None and not isinstance(category, str):
+            category = str(category)
+        prompts.append(Prompt(pid_text, text, (category or None) and category.strip(), extra))
+    if not prompts:
+        raise PromptSetError(path, "no prompts in the file")
+    return prompts
+
+
+def load_prompt_set(path: Path) -> PromptSet:
+    """Read one prompt-set file. Raises :class:`PromptSetError` naming the file and entry."""
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise PromptSetError(path, f"unsupported extension (use one of {', '.join(SUFFIXES)})")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise PromptSetError(path, f"file is {size} bytes, over the {MAX_FILE_BYTES} limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PromptSetError(path, f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PromptSetError(path, "not UTF-8 text", f"byte {exc.start} (line {line})") from exc
+    prompts = _validate(path, _raw_entries(path, text))
+    return PromptSet(
+        name=safe_name(path.stem),
+        path=path,
+        content_hash=hashlib.sha256(data).hexdigest(),
+        prompts=tuple(prompts),
+    )
+
+
+def candidate_files(data_dir: Path) -> list[Path]:
+    """Prompt-set files in ``data_dir`` (not recursive), sorted; hidden and temp files skipped."""
+    if not data_dir.is_dir():
+        return []
+    return sorted(
+        p
+        for p in data_dir.iterdir()
+        if p.is_file()
+        and p.suffix.lower() in SUFFIXES
+        and not p.name.startswith((".", "~"))
+        and not p.name.endswith("~")
+    )
+
+
+def load_prompt_sets(
+    data_dir: Path, *, only: Iterable[str] | None = None
+) -> tuple[list[PromptSet], list[PromptSetError]]:
+    """Load every prompt set in ``data_dir``; bad files are returned as errors, not raised.
+
+    ``only`` limits the result to the named sets (file stems or file names). Two
+    files whose names map to the same set name (``a.json`` and ``a.csv``) are an
+    error for the second one, since their images would share a folder.
+    """
+    wanted = set(only) if only is not None else None
+    sets: list[PromptSet] = []
+    errors: list[PromptSetError] = []
+    names: dict[str, Path] = {}
+    for path in candidate_files(Path(data_dir)):
+        if wanted is not None and not ({path.stem, path.name, safe_name(path.stem)} & wanted):
+            continue
+        try:
+            loaded = load_prompt_set(path)
+        except PromptSetError as exc:
+            errors.append(exc)
+            continue
+        if loaded.name in names:
+            errors.append(
+                PromptSetError(
+                    path, f"set name {loaded.name!r} is already used by {names[loaded.name]}"
+                )
+            )
+            continue
+        names[loaded.name] = path
+        sets.append(loaded)
+    return sets, errors

@@ -1,0 +1,250 @@
+"""The worker process: one model, loaded once, making and scoring one image per task.
+
+The runner starts one worker per model in a ``spawn`` context (a fresh
+interpreter), so everything the model put on the GPU is released when the worker
+ends. Protocol over a ``multiprocessing`` pipe, worker to parent:
+
+- ``("loaded", {"device": ...})`` or ``("load_failed", reason)`` once, at start;
+- per task: ``("pause",)`` before any call that may block on the lease (the
+  parent does not count that time against the image timeout), ``("resume",)``
+  after it, then ``("done", result)`` or ``("failed", reason)``;
+- ``("warning", text)`` for problems that do not fail the image (scorers).
+
+Parent to worker: ``("task", Task)`` or ``("stop",)``. The worker writes the PNG
+to a temporary name in the destination folder and ``os.replace``s it, so a
+reader never sees half an image; the parent records the row afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("benchmark.worker")
+LEASE_OWNER = "benchmark"
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """What a worker needs to start: the model, the device, the scorers (or None)."""
+
+    model_name: str
+    source: str
+    device: str
+    dtype: str
+    variant: str | None
+    scorers: dict[str, str] | None
+    log_level: int = logging.INFO
+
+
+@dataclass(frozen=True)
+class Task:
+    """One image: the prompt, its settings, and where the PNG goes."""
+
+    prompt: str
+    seed: int
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    negative_prompt: str | None
+    image_path: str
+
+
+def gpu_index(device: str) -> int | None:
+    """The CUDA device index of ``device`` ("cuda" is 0), or None for CPU and others."""
+    if not device.startswith("cuda"):
+        return None
+    _, _, index = device.partition(":")
+    return int(index) if index else 0
+
+
+def _energy_mj(index: int | None) -> int | None:
+    """Card energy counter in millijoules from NVML (via gpu_coord), None without a GPU."""
+    if index is None:
+        return None
+    try:
+        from gpu_coord import gpu_snapshot
+    except ImportError:
+        return None
+    snap = gpu_snapshot(index)
+    energy = getattr(snap, "energy_mj", None) if snap is not None else None
+    return int(energy) if energy is not None else None
+
+
+def _watch_parent(parent: int) -> None:
+    # A SIGKILLed runner cannot tell its worker to stop; the worker notices it was
+    # re-parented and exits, so no orphan keeps a model (and maybe the lease).
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(3)
+
+
+class _Work:
+    """Runs tasks for one loaded model inside low-priority leases."""
+
+    def __init__(self, conn: Connection, job: WorkerJob, loaded: Any) -> None:
+        self.conn, self.job, self.loaded = conn, job, loaded
+        self.index = gpu_index(loaded.device)
+        self.lease_device = self.index if self.index is not None else 0
+        self.scorers: Any = None
+        self.scorer_error: str | None = None
+
+    def _lease(self) -> Any:
+        from gpu_coord import lease
+
+        return lease(LEASE_OWNER, priority="low", device=self.lease_device)
+
+    def _acquire(self) -> Any:
+        held = self._lease()
+        self.conn.send(("pause",))
+        held.acquire()
+        self.conn.send(("resume",))
+        return held
+
+    def make(self, task: Task) -> dict[str, Any]:
+        import torch
+
+        from imagegen import generate
+
+        cuda = self.index is not None
+        held = self._acquire()
+        yielded_s = 0.0
+        yielded_mj = 0
+        try:
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(self.index)
+            start_mj = _energy_mj(self.index)
+            start = time.perf_counter()
+
+            def on_step(step: int, total: int) -> None:
+                nonlocal yielded_s, yielded_mj
+                before_yields = held.yields
+                self.conn.send(("pause",))
+                t0, e0 = time.perf_counter(), _energy_mj(self.index)
+                held.checkpoint()
+                if held.yields != before_yields:
+                    # The GPU was someone else's meanwhile: neither time nor energy is ours.
+                    yielded_s += time.perf_counter() - t0
+                    e1 = _energy_mj(self.index)
+                    if e0 is not None and e1 is not None:
+                        yielded_mj += e1 - e0
+                self.conn.send(("resume",))
+
+            images = generate(
+                self.loaded,
+                task.prompt,
+                negative_prompt=task.negative_prompt,
+                width=task.width,
+                height=task.height,
+                num_inference_steps=task.steps,
+                guidance_scale=task.guidance,
+                seed=task.seed,
+                on_step=on_step,
+            )
+            if cuda:
+                torch.cuda.synchronize(self.index)
+            latency = time.perf_counter() - start - yielded_s
+            end_mj = _energy_mj(self.index)
+            peak = int(torch.cuda.max_memory_allocated(self.index)) if cuda else None
+        finally:
+            held.release()
+        image = images[0]
+        self._save(image, Path(task.image_path))
+        energy = None
+        if start_mj is not None and end_mj is not None:
+            energy = max(end_mj - start_mj - yielded_mj, 0) / 1000.0
+        result: dict[str, Any] = {
+            "width": image.width,
+            "height": image.height,
+            "steps": task.steps,
+            "latency_s": latency,
+            "steps_per_s": task.steps / latency if latency > 0 else None,
+            "peak_mem_bytes": peak,
+            "lease_wait_s": float(held.wait_seconds),
+            "yields": int(held.yields),
+            "energy_j": energy,
+            "scores": None,
+        }
+        if self.job.scorers is not None:
+            result["scores"], wait, yields = self._score(image, task.prompt)
+            result["lease_wait_s"] += wait
+            result["yields"] += yields
+        return result
+
+    def _save(self, image: Any, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+        try:
+            image.save(tmp, format="PNG")
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _score(self, image: Any, prompt: str) -> tuple[dict[str, float] | None, float, int]:
+        from benchmark.scoring import ScorerConfig, load_scorers
+
+        assert self.job.scorers is not None
+        if self.scorer_error is not None:
+            return None, 0.0, 0
+        held = self._acquire()
+        try:
+            if self.scorers is None:
+                try:
+                    config = ScorerConfig(**self.job.scorers)
+                    self.scorers = load_scorers(config, device=self.loaded.device)
+                except Exception as exc:  # any loading failure leaves images unscored
+                    self.scorer_error = f"scorers unavailable, images stay unscored: {exc}"
+                    self.conn.send(("warning", self.scorer_error))
+                    return None, float(held.wait_seconds), int(held.yields)
+            try:
+                scores = self.scorers.score(image, prompt)
+            except Exception as exc:
+                self.conn.send(("warning", f"scoring failed: {type(exc).__name__}: {exc}"))
+                scores = None
+        finally:
+            held.release()
+        return scores, float(held.wait_seconds), int(held.yields)
+
+
+def worker_main(conn: Connection, job: WorkerJob) -> None:
+    """Entry point of a worker process (importable, for the ``spawn`` start method)."""
+    logging.basicConfig(
+        level=job.log_level,
+        format=f"%(asctime)s %(levelname)s worker[{job.model_name}] %(name)s: %(message)s",
+    )
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    from imagegen import ModelLoadError, load_pipeline
+
+    try:
+        loaded = load_pipeline(job.source, device=job.device, dtype=job.dtype, variant=job.variant)
+    except ModelLoadError as exc:
+        conn.send(("load_failed", str(exc)))
+        return
+    except Exception as exc:  # out of memory and friends: still the model's failure
+        conn.send(("load_failed", f"cannot load model {job.source!r}: {type(exc).__name__}: {exc}"))
+        return
+    conn.send(("loaded", {"device": loaded.device}))
+    work = _Work(conn, job, loaded)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] == "stop":
+            return
+        task: Task = message[1]
+        try:
+            conn.send(("done", work.make(task)))
+        except (BrokenPipeError, EOFError):
+            return
+        except Exception as exc:  # one bad image must not end the model's run
+            log.exception("image failed")
+            conn.send(("failed", f"{type(exc).__name__}: {exc}"))
