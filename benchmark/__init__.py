@@ -1,0 +1,55 @@
+"""The research benchmark runner: prompt sets in, scored images and reports out.
+
+Start it with ``python -m benchmark run`` (once) or ``watch`` (the compose
+service). Every configured model runs over every prompt set in its own worker
+process, one image at a time inside a low-priority GPU lease that yields to the
+backend between denoising steps; results land in a SQLite database, PNG files
+and per-run reports. A killed run resumes where it stopped. User guide:
+``docs/benchmark.md``.
+
+Package split: ``benchmark.scoring`` (``ScorerConfig``, ``Scorers``,
+``load_scorers``) and ``benchmark.report`` (``write_reports``) are called by the
+runner through their public APIs; everything exported here is the runner's.
+"""
+
+from __future__ import annotations
+
+from benchmark.config import (
+    BenchmarkConfig,
+    ConfigError,
+    ModelSpec,
+    RunSettings,
+    ScorerSettings,
+    load_config,
+)
+from benchmark.prompts import Prompt, PromptSet, PromptSetError, load_prompt_set, load_prompt_sets
+from benchmark.runner import (
+    ResultsDirError,
+    RunSummary,
+    ensure_results_dir,
+    run_benchmark,
+    write_run_report,
+)
+from benchmark.store import ResultsStore
+from benchmark.watch import watch
+
+__all__ = [
+    "BenchmarkConfig",
+    "ConfigError",
+    "ModelSpec",
+    "Prompt",
+    "PromptSet",
+    "PromptSetError",
+    "ResultsDirError",
+    "ResultsStore",
+    "RunSettings",
+    "RunSummary",
+    "ScorerSettings",
+    "ensure_results_dir",
+    "load_config",
+    "load_prompt_set",
+    "load_prompt_sets",
+    "run_benchmark",
+    "watch",
+    "write_run_report",
+]

@@ -1,0 +1,193 @@
+"""``python -m benchmark``: run, watch, report, status, check, prefetch.
+
+Paths default to ``BENCHMARK_CONFIG``, ``BENCHMARK_DATA_DIR`` and
+``BENCHMARK_RESULTS_DIR`` (or ``research/benchmark.toml``, ``research/data`` and
+``research/benchmark_results``); command-line options win. Exit status: 0 when
+the command did its work (a run with failed images included: they are results),
+1 when ``check``/``prefetch`` found problems, 2 for bad usage, a bad config or an
+unwritable results folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from benchmark.config import ConfigError, load_config
+from benchmark.prompts import load_prompt_sets
+from benchmark.runner import ResultsDirError, default_paths, run_benchmark, write_run_report
+from benchmark.store import DB_NAME, ResultsStore
+
+log = logging.getLogger("benchmark")
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ"
+    )
+    formatter.converter = time.gmtime  # UTC, like the timestamps in the database
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("httpx", "urllib3", "filelock", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    config, data, results = default_paths()
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark", description="Text-to-image benchmark runner."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, *, data_dir: bool = True) -> None:
+        p.add_argument("--config", type=Path, default=config, help=f"TOML (default {config})")
+        if data_dir:
+            p.add_argument("--data-dir", type=Path, default=data, help=f"default {data}")
+        p.add_argument("--results-dir", type=Path, default=results, help=f"default {results}")
+        p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    run = sub.add_parser("run", help="run (or resume) the benchmark once")
+    common(run)
+    run.add_argument("--set", dest="sets", action="append", help="only this prompt set")
+    run.add_argument("--model", dest="models", action="append", help="only this model")
+    run.add_argument("--no-report", action="store_true", help="skip writing the report")
+    watch = sub.add_parser("watch", help="run, then run again whenever research/data changes")
+    common(watch)
+    watch.add_argument("--poll", type=float, default=5.0, help="seconds between scans")
+    watch.add_argument("--model", dest="models", action="append", help="only this model")
+    report = sub.add_parser("report", help="write the report of a run again")
+    common(report, data_dir=False)
+    report.add_argument("--run", dest="run_id", help="run id (default: the latest)")
+    status = sub.add_parser("status", help="runs, their counts, and the GPU lease")
+    common(status, data_dir=False)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    check = sub.add_parser("check", help="validate the config and every prompt set")
+    common(check)
+    prefetch = sub.add_parser("prefetch", help="download the models and scorer weights")
+    prefetch.add_argument("--config", type=Path, default=config, help=f"default {config}")
+    prefetch.add_argument("--model", dest="models", action="append", help="only this model")
+    prefetch.add_argument("--no-scorers", action="store_true", help="skip the scorer weights")
+    prefetch.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def _stop_on_sigterm(stop: threading.Event | None = None) -> None:
+    # docker stop sends SIGTERM: leave through the normal exit path so workers are
+    # stopped and the database is closed (a SIGKILL is survived too, by resume).
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop is not None and not stop.is_set():
+            log.info("signal %d: finishing", signum)
+            stop.set()
+            return
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _status(args: argparse.Namespace) -> int:
+    db = args.results_dir / DB_NAME
+    info: dict[str, object] = {"results_dir": str(args.results_dir), "runs": []}
+    if db.is_file():
+        with ResultsStore(db) as store:
+            runs = store.runs()
+        info["runs"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs]
+    try:
+        from gpu_coord import read_status
+
+        info["gpu"] = read_status()
+    except Exception as exc:  # the lease view is a courtesy here, never a failure
+        info["gpu"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    runs_list = info["runs"]
+    assert isinstance(runs_list, list)
+    if not runs_list:
+        print(f"no runs in {args.results_dir}")
+    for run in runs_list:
+        state = f"finished {run['finished_at']}" if run["finished_at"] else "unfinished"
+        print(
+            f"{run['id']}  {run['config']}  started {run['started_at']}  {state}  "
+            f"ok {run['ok']}  failed {run['failed']}  sets {', '.join(run['prompt_sets'])}"
+        )
+    print(f"gpu: {json.dumps(info['gpu'], default=str)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        if args.command == "status":
+            return _status(args)
+        if args.command == "report":
+            with ResultsStore(args.results_dir / DB_NAME) as store:
+                run = store.run(args.run_id)
+                if run is None:
+                    log.error("no run %s in %s", args.run_id or "at all", args.results_dir)
+                    return 2
+                paths = write_run_report(store, run["id"], args.results_dir)
+            for kind, path in sorted(paths.items()):
+                print(f"{kind}: {path}")
+            return 0
+        config = load_config(args.config)
+        if args.command == "check":
+            sets, errors = load_prompt_sets(args.data_dir)
+            for pset in sets:
+                print(f"ok     {pset.path}: {len(pset.prompts)} prompts ({pset.short_hash})")
+            for error in errors:
+                print(f"error  {error}")
+            print(f"config {config.path}: {len(config.models)} models, seeds {config.run.seeds}")
+            return 1 if errors else 0
+        if args.command == "prefetch":
+            from benchmark.prefetch import prefetch
+
+            failures = prefetch(config, models=args.models, scorers=not args.no_scorers)
+            for failure in failures:
+                print(f"failed {failure}")
+            return 1 if failures else 0
+        if args.command == "watch":
+            from benchmark.watch import watch
+
+            stop = threading.Event()
+            _stop_on_sigterm(stop)
+            watch(
+                args.config,
+                data_dir=args.data_dir,
+                results_dir=args.results_dir,
+                poll_s=args.poll,
+                stop=stop,
+                models=args.models,
+            )
+            return 0
+        _stop_on_sigterm()
+        run_benchmark(
+            config,
+            data_dir=args.data_dir,
+            results_dir=args.results_dir,
+            prompt_sets=args.sets,
+            models=args.models,
+            report=not args.no_report,
+        )
+        return 0
+    except (ConfigError, ResultsDirError) as exc:
+        log.error("%s", exc)
+        return 2
+    except KeyError as exc:
+        log.error("%s", exc.args[0] if exc.args else exc)
+        return 2
+    except KeyboardInterrupt:
+        log.info("interrupted")
+        return 130

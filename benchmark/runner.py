@@ -1,0 +1,295 @@
+"""One benchmark run: every configured model over every prompt set, resumable at any point.
+
+Order of work: model by model (one worker process each, so only one model is
+ever in memory), and within a model prompt set by prompt set, prompt by prompt,
+seed by seed. What is left to do is worked out from the results store on every
+start, so a run killed at any moment (even between an image landing on disk and
+its row being written) is finished by simply starting it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import BenchmarkConfig, ModelSpec
+from benchmark.progress import Progress
+from benchmark.prompts import Prompt, PromptSet, load_prompt_sets
+from benchmark.store import DB_NAME, ItemKey, ResultsStore
+from benchmark.supervisor import ModelWorker, WorkerLoadError
+from benchmark.worker import Task, WorkerJob
+
+log = logging.getLogger("benchmark")
+
+
+class ResultsDirError(PermissionError):
+    """The results folder cannot be created or written; the message names the path."""
+
+
+def ensure_results_dir(results_dir: Path) -> Path:
+    """Create ``results_dir`` (and its ``images``/``reports`` folders) and prove it writable.
+
+    Raises :class:`ResultsDirError` naming the path at fault, before any work starts.
+    """
+    results_dir = Path(results_dir)
+    for folder in (results_dir, results_dir / "images", results_dir / "reports"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            raise ResultsDirError(
+                f"results folder {folder} is not writable: {exc.strerror or exc}"
+            ) from exc
+    return results_dir
+
+
+@dataclass
+class _Item:
+    key: ItemKey
+    pset: PromptSet
+    prompt: Prompt
+    seed: int
+    image_rel: str
+
+
+@dataclass
+class RunSummary:
+    """What a run did. ``run_id`` is None when there was nothing to run (no prompt sets)."""
+
+    run_id: str | None
+    resumed: bool = False
+    total: int = 0
+    made: int = 0
+    ok: int = 0
+    failed: int = 0
+    set_errors: list[str] = field(default_factory=list)
+    reports: dict[str, Path] | None = None
+
+
+def image_relpath(pset: PromptSet, model: ModelSpec, prompt: Prompt, seed: int) -> str:
+    """Where an image goes, relative to the results folder.
+
+    ``images/<prompt set>/<model>/<prompt id>-seed<seed>-<set hash>-<model hash>.png``:
+    the hashes keep an edited prompt set or a re-tuned model from overwriting
+    the images of the earlier version.
+    """
+    name = f"{prompt.id}-seed{seed}-{pset.content_hash[:8]}-{model.fingerprint[:8]}.png"
+    return f"images/{pset.name}/{model.name}/{name}"
+
+
+def _plan(
+    store: ResultsStore,
+    run_id: str,
+    results_dir: Path,
+    sets: list[PromptSet],
+    model: ModelSpec,
+    seeds: tuple[int, ...],
+) -> tuple[list[_Item], int]:
+    """(items still to do, items already done) for one model."""
+    pending: list[_Item] = []
+    done = 0
+    for pset in sets:
+        known = store.done_items(pset.content_hash, model.name, model.fingerprint)
+        for prompt in pset.prompts:
+            for seed in seeds:
+                key = ItemKey(pset.content_hash, model.name, model.fingerprint, prompt.id, seed)
+                rel = image_relpath(pset, model, prompt, seed)
+                have = known.get(key)
+                if have is not None and (
+                    (have.status == "ok" and (results_dir / rel).is_file())
+                    # A failure is retried by the next run, not by a resumed one:
+                    # a model that hangs must not be retried forever.
+                    or (have.status == "failed" and have.run_id == run_id)
+                ):
+                    done += 1
+                    continue
+                pending.append(_Item(key, pset, prompt, seed, rel))
+    return pending, done
+
+
+def _record(
+    store: ResultsStore,
+    run_id: str,
+    item: _Item,
+    model: ModelSpec,
+    *,
+    error: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> None:
+    measures = dict(result or {})
+    scores = measures.pop("scores", None)
+    store.record(
+        run_id=run_id,
+        key=item.key,
+        prompt_set=item.pset.name,
+        prompt=item.prompt.text,
+        category=item.prompt.category,
+        model_source=model.source,
+        status="failed" if error else "ok",
+        error=error,
+        image_path=None if error else item.image_rel,
+        measures=measures,
+        scores=scores,
+    )
+
+
+def _run_model(
+    store: ResultsStore,
+    config: BenchmarkConfig,
+    run_id: str,
+    results_dir: Path,
+    model: ModelSpec,
+    items: list[_Item],
+    progress: Progress,
+) -> None:
+    job = WorkerJob(
+        model_name=model.name,
+        source=model.source,
+        device=config.run.device,
+        dtype=model.dtype,
+        variant=model.variant,
+        scorers=asdict(config.scorers) if config.run.score else None,
+        log_level=logging.getLogger().getEffectiveLevel(),
+    )
+    worker = ModelWorker(
+        job, image_timeout_s=config.run.image_timeout_s, load_timeout_s=config.run.load_timeout_s
+    )
+    log.info("model %s: %d images to make (%s)", model.name, len(items), model.source)
+    try:
+        for index, item in enumerate(items):
+            if not worker.alive:
+                try:
+                    worker.start()
+                except WorkerLoadError as exc:
+                    reason = str(exc)
+                    log.error("model %s failed to load: %s", model.name, reason)
+                    for rest in items[index:]:
+                        _record(store, run_id, rest, model, error=reason)
+                        progress.advance(model.name, rest.pset.name, ok=False)
+                    return
+            task = Task(
+                prompt=item.prompt.text,
+                seed=item.seed,
+                width=model.width,
+                height=model.height,
+                steps=model.steps,
+                guidance=model.guidance,
+                negative_prompt=model.negative_prompt,
+                image_path=str(results_dir / item.image_rel),
+            )
+            outcome = worker.run(task, model.timeout_s)
+            if outcome.ok:
+                _record(store, run_id, item, model, result=outcome.result)
+            else:
+                log.warning(
+                    "image failed: %s / %s / %s seed %d: %s",
+                    model.name, item.pset.name, item.prompt.id, item.seed, outcome.error,
+                )  # fmt: skip
+                _record(store, run_id, item, model, error=outcome.error)
+            progress.advance(model.name, item.pset.name, ok=outcome.ok)
+    finally:
+        worker.stop()
+
+
+def write_run_report(store: ResultsStore, run_id: str, results_dir: Path) -> dict[str, Path]:
+    """Write the reports of ``run_id`` into ``results_dir/reports/<run_id>/``."""
+    from benchmark.report import write_reports
+
+    full = store.run(run_id)
+    if full is None:
+        raise KeyError(f"no run {run_id!r} in {store.path}")
+    rows = store.report_rows(full)
+    run = {k: v for k, v in full.items() if not k.startswith("_")}
+    out_dir = results_dir / "reports" / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return write_reports(run, rows, results_dir=results_dir, out_dir=out_dir)
+
+
+def run_benchmark(
+    config: BenchmarkConfig,
+    *,
+    data_dir: Path,
+    results_dir: Path,
+    prompt_sets: list[str] | None = None,
+    models: list[str] | None = None,
+    report: bool = True,
+) -> RunSummary:
+    """Run (or resume) the benchmark: every model in ``config`` over every prompt set.
+
+    ``prompt_sets`` and ``models`` limit the run to the named ones. A bad prompt
+    set is logged and skipped; a model that fails to load has its images
+    recorded as failed; neither stops the run. An unwritable results folder
+    raises :class:`ResultsDirError` before anything starts. Returns a summary;
+    with ``report`` the run's reports are written at the end.
+    """
+    results_dir = ensure_results_dir(Path(results_dir))
+    specs = list(config.models)
+    if models:
+        unknown = sorted(set(models) - {m.name for m in specs})
+        if unknown:
+            raise KeyError(f"unknown model(s) {', '.join(unknown)} (not in {config.path})")
+        specs = [m for m in specs if m.name in models]
+    sets, errors = load_prompt_sets(Path(data_dir), only=prompt_sets)
+    summary = RunSummary(run_id=None, set_errors=[str(e) for e in errors])
+    for error in errors:
+        log.error("%s (skipped)", error)
+    if not sets:
+        log.warning("no usable prompt sets in %s: nothing to run", data_dir)
+        return summary
+    with ResultsStore(results_dir / DB_NAME) as store:
+        for pset in sets:
+            store.remember_prompt_set(
+                content_hash=pset.content_hash,
+                name=pset.name,
+                path=str(pset.path),
+                prompts=len(pset.prompts),
+            )
+        run_id, resumed = store.start_run(
+            config_name=config.path.name,
+            config_json=config.as_dict(),
+            prompt_sets=[{"name": s.name, "hash": s.content_hash} for s in sets],
+            models=[{"name": m.name, "fingerprint": m.fingerprint} for m in specs],
+        )
+        summary.run_id, summary.resumed = run_id, resumed
+        plans = [(m, *_plan(store, run_id, results_dir, sets, m, config.run.seeds)) for m in specs]
+        summary.total = sum(len(p) + d for _, p, d in plans)
+        already = sum(d for _, _, d in plans)
+        log.info(
+            "run %s (%s): %d prompt sets, %d models, %d seeds: %d images, %d already done",
+            run_id, "resumed" if resumed else "new", len(sets), len(specs),
+            len(config.run.seeds), summary.total, already,
+        )  # fmt: skip
+        progress = Progress(summary.total, already)
+        for model, pending, _ in plans:
+            if pending:
+                _run_model(store, config, run_id, results_dir, model, pending, progress)
+        store.finish_run(run_id)
+        summary.made = progress.done - already
+        rows = store.report_rows(store.run(run_id) or {"_prompt_sets": [], "_models": []})
+        summary.ok = sum(1 for r in rows if r["status"] == "ok")
+        summary.failed = sum(1 for r in rows if r["status"] == "failed")
+        log.info(
+            "run %s finished: %d ok, %d failed, %d made now", run_id, summary.ok,
+            summary.failed, summary.made,
+        )  # fmt: skip
+        if report:
+            try:
+                summary.reports = write_run_report(store, run_id, results_dir)
+                log.info("report: %s", summary.reports.get("html"))
+            except Exception:  # the results are safe in the database; say so and go on
+                log.exception("writing the report of run %s failed", run_id)
+    return summary
+
+
+def default_paths() -> tuple[Path, Path, Path]:
+    """(config, data folder, results folder) from the environment or their defaults."""
+    return (
+        Path(os.environ.get("BENCHMARK_CONFIG") or "research/benchmark.toml"),
+        Path(os.environ.get("BENCHMARK_DATA_DIR") or "research/data"),
+        Path(os.environ.get("BENCHMARK_RESULTS_DIR") or "research/benchmark_results"),
+    )
