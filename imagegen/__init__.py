@@ -1,0 +1,25 @@
+"""Text-to-image pipelines shared by the backend and the benchmark runner.
+
+Load a diffusers pipeline from a hub repo id or a local folder, generate with a
+hook between denoising steps (where a GPU lease checkpoints), and build the tiny
+offline models that the local run and the tests use.
+"""
+
+from __future__ import annotations
+
+from imagegen._device import pick_device, pick_dtype
+from imagegen._generate import StepHook, generate
+from imagegen._load import LoadedPipeline, ModelLoadError, load_pipeline
+from imagegen._tiny import TinyModels, build_tiny_models
+
+__all__ = [
+    "LoadedPipeline",
+    "ModelLoadError",
+    "StepHook",
+    "TinyModels",
+    "build_tiny_models",
+    "generate",
+    "load_pipeline",
+    "pick_device",
+    "pick_dtype",
+]

@@ -1,0 +1,227 @@
+"""Tiny offline models: the embedded default for the local run and the tests.
+
+Built from configs alone (no download) with random weights, saved with
+``save_pretrained`` and then loaded back through the same loaders the services
+use, so the tiny path exercises the real code. ``python -m imagegen.tiny --out DIR``
+writes:
+
+- ``DIR/tiny-sd/``: a Stable Diffusion pipeline (64x64 images in a fraction of a second on a CPU);
+- ``DIR/tiny-clip/``: a CLIP model with its processor (for the CLIP score);
+- ``DIR/tiny-aesthetic/sac+logos+ava1-l14-linearMSE.pth``: an aesthetic head in the
+  LAION improved-aesthetic-predictor layout, sized for the tiny CLIP's embeddings.
+
+The images are noise-like: these models prove the plumbing, not the art.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from transformers import (
+    CLIPConfig,
+    CLIPImageProcessor,
+    CLIPModel,
+    CLIPProcessor,
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTokenizer,
+    CLIPVisionConfig,
+)
+from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+from imagegen._load import load_pipeline
+
+log = logging.getLogger(__name__)
+
+AESTHETIC_FILE = "sac+logos+ava1-l14-linearMSE.pth"
+_MANIFEST = "tiny-models.json"
+# Bump when the recipe changes so stale builds are replaced.
+_RECIPE_VERSION = 1
+_SEED = 0
+_TEXT_WIDTH = 32
+_PROJECTION_DIM = 32
+
+
+@dataclass(frozen=True)
+class TinyModels:
+    """Where the tiny models were written."""
+
+    root: Path
+    pipeline: Path
+    clip: Path
+    aesthetic: Path
+
+
+def _paths(root: Path) -> TinyModels:
+    return TinyModels(
+        root=root,
+        pipeline=root / "tiny-sd",
+        clip=root / "tiny-clip",
+        aesthetic=root / "tiny-aesthetic",
+    )
+
+
+def _tokenizer() -> CLIPTokenizer:
+    # Byte-level vocabulary with no merges: every character is a token. Real CLIP
+    # vocabularies come from the hub; this one is built here so nothing is fetched.
+    symbols = list(bytes_to_unicode().values())
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for suffix in ("", "</w>"):
+        for symbol in symbols:
+            vocab[symbol + suffix] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+
+
+def _text_config(vocab_size: int) -> CLIPTextConfig:
+    return CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=_TEXT_WIDTH,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        projection_dim=_PROJECTION_DIM,
+    )
+
+
+def _build_pipeline(out: Path, tokenizer: CLIPTokenizer) -> None:
+    unet = UNet2DConditionModel(
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=_TEXT_WIDTH,
+        attention_head_dim=(2, 4),
+        norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(32, 64),
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        sample_size=64,
+    )
+    text_encoder = CLIPTextModel(_text_config(len(tokenizer)))
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        clip_sample=False,
+        set_alpha_to_one=False,
+    )
+    pipe: Any = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(out)
+
+
+def _build_clip(out: Path, tokenizer: CLIPTokenizer) -> None:
+    config = CLIPConfig(
+        text_config=_text_config(len(tokenizer)).to_dict(),
+        vision_config=CLIPVisionConfig(
+            hidden_size=_TEXT_WIDTH,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=4,
+            projection_dim=_PROJECTION_DIM,
+        ).to_dict(),
+        projection_dim=_PROJECTION_DIM,
+    )
+    CLIPModel(config).save_pretrained(out)
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=32)
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
+
+
+def _build_aesthetic_head(out: Path) -> None:
+    # Same layer layout as the LAION improved aesthetic predictor, so the scorer
+    # loads it with the code that loads the real ViT-L/14 head (input 768).
+    head = torch.nn.Sequential(
+        torch.nn.Linear(_PROJECTION_DIM, 1024),
+        torch.nn.Dropout(0.2),
+        torch.nn.Linear(1024, 128),
+        torch.nn.Dropout(0.2),
+        torch.nn.Linear(128, 64),
+        torch.nn.Dropout(0.1),
+        torch.nn.Linear(64, 16),
+        torch.nn.Linear(16, 1),
+    )
+    state = {f"layers.{key}": value for key, value in head.state_dict().items()}
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out / AESTHETIC_FILE)
+
+
+def _quiet_progress_bars() -> None:
+    # A sub-second build of three small models does not need six progress bars.
+    import diffusers.utils.logging as diffusers_logging
+    import transformers.utils.logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+
+
+def _is_built(paths: TinyModels) -> bool:
+    manifest = paths.root / _MANIFEST
+    try:
+        recipe = json.loads(manifest.read_text()).get("recipe")
+    except (OSError, ValueError):
+        return False
+    return bool(
+        recipe == _RECIPE_VERSION
+        and (paths.pipeline / "model_index.json").is_file()
+        and (paths.clip / "config.json").is_file()
+        and (paths.aesthetic / AESTHETIC_FILE).is_file()
+    )
+
+
+def build_tiny_models(out: str | Path, *, force: bool = False) -> TinyModels:
+    """Build the tiny models under ``out`` (skipped when a complete build is there).
+
+    Deterministic: the same recipe gives the same weights. The manifest is written
+    last, so an interrupted build is rebuilt on the next call rather than used.
+    """
+    _quiet_progress_bars()
+    paths = _paths(Path(out))
+    if not force and _is_built(paths):
+        return paths
+    paths.root.mkdir(parents=True, exist_ok=True)
+    (paths.root / _MANIFEST).unlink(missing_ok=True)
+    torch.manual_seed(_SEED)
+    tokenizer = _tokenizer()
+    _build_pipeline(paths.pipeline, tokenizer)
+    _build_clip(paths.clip, tokenizer)
+    _build_aesthetic_head(paths.aesthetic)
+    # Load back through the real loaders: a build that cannot be loaded is a bug here.
+    load_pipeline(str(paths.pipeline), device="cpu")
+    CLIPModel.from_pretrained(paths.clip)
+    CLIPProcessor.from_pretrained(paths.clip)
+    manifest = {
+        "recipe": _RECIPE_VERSION,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    (paths.root / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return paths
