@@ -1,0 +1,156 @@
+"""``make run``: the backend and the benchmark runner on this machine, sharing one lease.
+
+No Docker and no GPU needed: the backend serves the tiny embedded model and the
+runner works through ``research/data`` with ``research/benchmark.tiny.toml``.
+Both processes use the same lease record (``GPU_COORD_PATH``, or gpu_coord's
+host-wide default), exactly as the two containers do on a GPU host. Ctrl-C stops
+both. Problems that would make a run pointless (a busy port, no prompt folder,
+an unwritable results folder) stop it before anything starts, with what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_MODEL = ROOT / "research" / "models" / "tiny" / "tiny-sd"
+TINY_CONFIG = ROOT / "research" / "benchmark.tiny.toml"
+DATA_DIR = ROOT / "research" / "data"
+RESULTS_DIR = ROOT / "research" / "benchmark_results"
+
+
+class SetupError(Exception):
+    """Something the user must fix before the services can start."""
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SetupError(
+                f"port {port} on {host} is busy ({exc.strerror}). Stop whatever listens there "
+                f"(`ss -ltnp 'sport = :{port}'` shows it) or pick another port: "
+                f"make run PORT={port + 1}"
+            ) from None
+
+
+def _check_folders(data_dir: Path, results_dir: Path) -> None:
+    if not data_dir.is_dir():
+        raise SetupError(
+            f"{data_dir} is missing: the runner reads prompt sets from it. Create it "
+            f"(mkdir -p {data_dir}) and drop a prompt set in, or restore the shipped one "
+            "with `git checkout -- research/data`"
+        )
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        probe = results_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise SetupError(
+            f"{results_dir} cannot be written ({exc.strerror or exc}). Fix its permissions "
+            f"(e.g. chown -R $USER {results_dir}) or point BENCHMARK_RESULTS_DIR elsewhere"
+        ) from None
+
+
+def _wait_ready(url: str, backend: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if backend.poll() is not None:
+            raise SetupError(f"the backend exited with status {backend.returncode}; see above")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise SetupError(f"the backend was not ready at {url} after {timeout:.0f} s")
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    data_dir = Path(os.environ.get("BENCHMARK_DATA_DIR", DATA_DIR))
+    results_dir = Path(os.environ.get("BENCHMARK_RESULTS_DIR", RESULTS_DIR))
+    try:
+        _check_port(args.host, args.port)
+        _check_folders(data_dir, results_dir)
+    except SetupError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 2
+
+    env = dict(os.environ)
+    env.setdefault("BACKEND_MODEL", str(TINY_MODEL))
+    env["BACKEND_HOST"] = args.host
+    env["BACKEND_PORT"] = str(args.port)
+    env.setdefault("BENCHMARK_CONFIG", str(TINY_CONFIG))
+    env["BENCHMARK_DATA_DIR"] = str(data_dir)
+    env["BENCHMARK_RESULTS_DIR"] = str(results_dir)
+    # Two services on one small host: one OpenMP thread each keeps them from
+    # spin-waiting against each other (see docs/performance.md).
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+
+    processes: list[subprocess.Popen[bytes]] = []
+    base = f"http://{args.host}:{args.port}"
+    try:
+        processes.append(subprocess.Popen([sys.executable, "-m", "backend"], cwd=ROOT, env=env))
+        _wait_ready(f"{base}/readyz", processes[0], timeout=300)
+        processes.append(
+            subprocess.Popen([sys.executable, "-m", "benchmark", "watch"], cwd=ROOT, env=env)
+        )
+        print(
+            "\n"
+            f"  backend      {base}  (try: curl {base}/gpu-status)\n"
+            f"  generate     curl -s {base}/v1/images/generations -H 'Content-Type: "
+            "application/json' -d '{\"prompt\": \"a red fox\"}'\n"
+            f"  lease        {sys.executable} -m gpu_coord status --watch\n"
+            f"  prompt sets  {data_dir}  (drop a .json/.jsonl/.csv/.tsv/.txt file here)\n"
+            f"  results      {results_dir}  (images/, benchmark.sqlite, "
+            "reports/<run>/report.html)\n"
+            "  Ctrl-C stops both.\n",
+            flush=True,
+        )
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        stopped = next(process for process in processes if process.poll() is not None)
+        print(f"make run: {stopped.args[2]} exited with status {stopped.returncode}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nmake run: stopping backend and runner ...", flush=True)
+        return 0
+    except SetupError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        _stop(processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
