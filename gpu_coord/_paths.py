@@ -1,0 +1,106 @@
+"""Where a lease lives: the record file and the lock files beside it.
+
+The record path comes from the ``path`` argument, else ``GPU_COORD_PATH``, else
+:data:`DEFAULT_PATH` (``/tmp/gpu-coord/status.json``). ``/tmp`` is the one folder
+every process on a Linux host reaches, whatever its working directory or user, so
+two processes that set nothing still meet. Device 0 uses the record path itself
+and the lock names of the design (``gpu.lock``, ``priority.lock``, ``state.lock``,
+``waiters/``); device ``d > 0`` uses ``status.gpu<d>.json``, ``gpu<d>.lock``, and so on,
+in the same folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_VAR = "GPU_COORD_PATH"
+DEFAULT_PATH = Path("/tmp/gpu-coord/status.json")
+
+_DEVICE_LOCK = re.compile(r"^gpu(\d*)\.lock$")
+
+
+@dataclass(frozen=True)
+class LeaseFiles:
+    """The files of one device's lease."""
+
+    device: int
+    record: Path
+    folder: Path
+    gpu_lock: Path
+    priority_lock: Path
+    state_lock: Path
+    waiters: Path
+
+
+def record_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The record path for ``path``, ``GPU_COORD_PATH`` or the default, in that order."""
+    if path is not None:
+        chosen = os.fspath(path)
+        if not chosen:
+            raise ValueError("path: must not be empty")
+        return Path(chosen).expanduser().absolute()
+    env = os.environ.get(ENV_VAR, "")
+    return Path(env).expanduser().absolute() if env else DEFAULT_PATH
+
+
+def check_device(device: object) -> int:
+    """Validate a device index (``None`` means 0)."""
+    if device is None:
+        return 0
+    if isinstance(device, bool) or not isinstance(device, int) or device < 0:
+        raise ValueError(f"device: must be a non-negative int or None, got {device!r}")
+    return device
+
+
+def lease_files(
+    path: str | os.PathLike[str] | None = None, device: int | None = None
+) -> LeaseFiles:
+    """The files for ``device`` of the lease whose record is ``path``."""
+    index = check_device(device)
+    chosen = os.environ.get(ENV_VAR, "") if path is None else os.fspath(path)
+    if path is not None and not chosen:
+        raise ValueError("path: must not be empty")
+    if chosen and not chosen.startswith("/"):
+        chosen = str(Path.cwd() / chosen)
+    return _lease_files(chosen, index)
+
+
+@functools.lru_cache(maxsize=64)
+def _lease_files(chosen: str, index: int) -> LeaseFiles:
+    # Building the paths cost more than a whole uncontended grant; they are cached.
+    record = record_path(chosen or None)
+    folder = record.parent
+    tag = "" if index == 0 else str(index)
+    if index:
+        record = folder / f"{record.stem}.gpu{index}{record.suffix}"
+    return LeaseFiles(
+        device=index,
+        record=record,
+        folder=folder,
+        gpu_lock=folder / f"gpu{tag}.lock",
+        priority_lock=folder / f"priority{tag}.lock",
+        state_lock=folder / f"state{tag}.lock",
+        waiters=folder / f"waiters{tag}",
+    )
+
+
+def device_indices(path: str | os.PathLike[str] | None = None) -> list[int]:
+    """Device indices with a lease in the folder of ``path`` (never raises)."""
+    record = record_path(path)
+    found: set[int] = set()
+    try:
+        names = [entry.name for entry in record.parent.iterdir()]
+    except OSError:
+        return []
+    pattern = re.compile(
+        rf"^{re.escape(record.stem)}(?:\.gpu(\d+))?{re.escape(record.suffix)}$"
+    )
+    for name in names:
+        match = _DEVICE_LOCK.match(name) or pattern.match(name)
+        if match:
+            found.add(int(match.group(1) or 0))
+    return sorted(found)

@@ -1,0 +1,217 @@
+"""The JSON record: a view of the lease for humans, ``/gpu-status`` and the CLI.
+
+Writers hold the state lock exclusively and overwrite the file in place with one
+``pwrite`` from offset 0, padded with spaces (valid trailing JSON whitespace) to
+at least the file's current size, so no stale tail survives and nothing is ever
+truncated. Readers hold the state lock shared while they read, so they never
+see half a record. (``os.replace`` of a temp file was measured at 1.3-1.6 ms per
+write on this host's ext4 volume, against 15 us for the in-place write.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ._errors import LeasePathError
+from ._locks import close, make_folder, share
+
+SCHEMA = 1
+HOST = socket.gethostname()
+_HOST_JSON = json.dumps(HOST)
+
+#: Fields every record has, with the values of a free GPU.
+FREE: dict[str, Any] = {
+    "schema": SCHEMA,
+    "gpu": 0,
+    "busy": False,
+    "owner": None,
+    "since": None,
+    "priority": None,
+    "pid": None,
+    "host": None,
+    "generation": 0,
+    "last_release": None,
+}
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "busy": (bool,),
+    "owner": (str, type(None)),
+    "since": (str, type(None)),
+    "priority": (str, type(None)),
+    "pid": (int, type(None)),
+    "host": (str, type(None)),
+    "generation": (int,),
+    "last_release": (dict, type(None)),
+}
+
+
+def utc_now() -> str:
+    """Now as ISO 8601 UTC with milliseconds, e.g. ``2025-01-31T12:00:00.123+00:00``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def open_record(path: Path) -> int:
+    """Open the record for in-place writes, repairing what is in the way.
+
+    A folder where the file should be is moved aside (``<name>.corrupt-<time>``);
+    a file this user cannot write is replaced. Raises :class:`LeasePathError`
+    when the folder itself cannot be written.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+    for _ in range(3):
+        try:
+            fd = os.open(path, flags, 0o666)
+        except FileNotFoundError:
+            make_folder(path.parent)
+        except IsADirectoryError:
+            _move_aside(path)
+        except PermissionError as exc:
+            try:
+                path.unlink()
+            except OSError:
+                raise LeasePathError(path, "write the lease record", exc) from exc
+        except OSError as exc:
+            raise LeasePathError(path, "open the lease record", exc) from exc
+        else:
+            share(fd)
+            return fd
+    raise LeasePathError(path, "repair the lease record")
+
+
+def _move_aside(path: Path) -> None:
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    try:
+        path.rename(aside)
+    except OSError as exc:
+        raise LeasePathError(path, "move aside the folder in place of the record", exc) from exc
+
+
+def read_raw(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The record as stored, or ``(None, why it is unusable)``; never raises."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(1 << 20)
+    except FileNotFoundError:
+        return None, "no record yet"
+    except IsADirectoryError:
+        return None, f"a folder is where the record should be: {path}"
+    except PermissionError:
+        return None, f"record not readable (permission denied): {path}"
+    except OSError as exc:
+        return None, f"record not readable: {exc}"
+    if not data.strip():
+        return None, "record is empty"
+    try:
+        parsed = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"record is not valid JSON ({type(exc).__name__})"
+    if not isinstance(parsed, dict):
+        return None, f"record is a JSON {type(parsed).__name__}, not an object"
+    return parsed, None
+
+
+def normalise(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Keep the well-typed known fields of ``raw``; name the first wrong one."""
+    record = dict(FREE)
+    problem = None
+    for field, types in _FIELD_TYPES.items():
+        if field not in raw:
+            continue
+        value = raw[field]
+        ok = isinstance(value, types) and not (int in types and isinstance(value, bool)
+                                               and bool not in types)
+        if ok:
+            record[field] = value
+        elif problem is None:
+            problem = f"record field {field!r} has the wrong type ({type(value).__name__})"
+    if problem is not None:
+        # A record with a wrong field cannot be trusted to say who holds the GPU.
+        record.update(busy=False, owner=None, since=None, priority=None, pid=None, host=None)
+    return record, problem
+
+
+def close_record(fd: int | None) -> None:
+    """Close a record descriptor (None is ignored)."""
+    close(fd)
+
+
+
+# The hot path (grant and release) formats the record by hand: json.dumps of the
+# whole dict cost 4x more, and every microsecond here is paid on each acquire.
+# Strings are still encoded by the json module, so the output is always valid JSON.
+_dump_str = json.encoder.encode_basestring
+
+
+def busy_record(device: int, owner: str, priority: str, generation: int, last: bytes) -> bytes:
+    """The record of a granted lease (``last``: the stored last release, as JSON)."""
+    return (
+        f'{{"schema": {SCHEMA}, "gpu": {device}, "busy": true, "owner": {_dump_str(owner)}, '
+        f'"since": "{utc_now()}", "priority": "{priority}", "pid": {os.getpid()}, '
+        f'"host": {_HOST_JSON}, "generation": {generation}, "last_release": '
+    ).encode() + last + b"}\n"
+
+
+def free_record(device: int, generation: int, last: bytes) -> bytes:
+    """The record of a free GPU."""
+    return (
+        f'{{"schema": {SCHEMA}, "gpu": {device}, "busy": false, "owner": null, '
+        f'"since": null, "priority": null, "pid": null, "host": null, '
+        f'"generation": {generation}, "last_release": '
+    ).encode() + last + b"}\n"
+
+
+def release_entry(owner: str, held_seconds: float, generation: int | None) -> bytes:
+    """The ``last_release`` object, as JSON."""
+    gen = "null" if generation is None else str(generation)
+    return (
+        f'{{"owner": {_dump_str(owner)}, "at": "{utc_now()}", '
+        f'"held_seconds": {held_seconds:.6f}, "generation": {gen}}}'
+    ).encode()
+
+
+def overwrite(fd: int, data: bytes, offset: int = 0) -> None:
+    """Write ``data`` at ``offset``, padded with spaces over any longer old content."""
+    size = os.fstat(fd).st_size
+    if size > offset + len(data):
+        data += b" " * (size - offset - len(data))
+    os.pwrite(fd, data, offset)
+
+
+def write_record(fd: int, data: bytes) -> None:
+    """Overwrite the record in place (caller holds the state lock exclusively)."""
+    overwrite(fd, data)
+
+
+# The state file (state.lock) holds the truth the record only shows: the
+# generation counter (20 ASCII digits) and the last release as JSON.
+_GEN_WIDTH = 20
+
+
+def read_state(fd: int) -> tuple[int, bytes]:
+    """(generation counter, last release as JSON or b"null"); caller holds the state lock."""
+    data = os.pread(fd, 4096, 0)
+    try:
+        counter = int(data[:_GEN_WIDTH])
+    except ValueError:  # empty or damaged: the counter restarts, the lease still works
+        return 0, b"null"
+    last = data[_GEN_WIDTH:].strip()
+    if not (last.startswith(b"{") and last.endswith(b"}")):
+        last = b"null"
+    return counter, last
+
+
+def write_generation(fd: int, generation: int) -> None:
+    """Store the counter (caller holds the state lock exclusively)."""
+    if os.pwrite(fd, b"%020d" % generation, 0) != _GEN_WIDTH:
+        raise OSError("short write of the generation counter")
+
+
+def write_last_release(fd: int, last: bytes) -> None:
+    """Store the last release (caller holds the state lock exclusively)."""
+    overwrite(fd, last + b"\n", _GEN_WIDTH)

@@ -1,0 +1,117 @@
+"""Reading the lease: ``read_status`` and ``devices``, which never fail on a bad record."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from . import _waiters
+from ._locks import SH, close, open_lock_readonly, try_lock, unlock
+from ._nvml import gpu_snapshot
+from ._paths import LeaseFiles, device_indices, lease_files
+from ._record import FREE, normalise, read_raw, utc_now
+
+_READ_LOCK_PATIENCE = 0.05
+
+
+def read_status(
+    path: str | os.PathLike[str] | None = None, device: int | None = None
+) -> dict[str, Any]:
+    """The current record of ``device``'s lease, checked against the kernel locks.
+
+    Never raises on a missing, empty, truncated or garbage record, a folder in
+    its place, an unreadable file, or a record left by a dead holder: ``busy``
+    is then False and ``reason`` says why (``stale`` is True for a dead
+    holder). Only a bad ``device`` argument raises ValueError.
+
+    Fields: everything in the stored record (``schema``, ``gpu``, ``busy``,
+    ``owner``, ``since``, ``priority``, ``pid``, ``host``, ``generation``,
+    ``last_release``) plus ``path``, ``reason``, ``stale``, ``stale_holder``,
+    ``waiters`` (live ones, oldest first), ``forced``, ``forced_holders``,
+    ``gpu_name``, ``memory_total_bytes``, ``memory_used_bytes`` (None without
+    NVML or a GPU) and ``checked_at``.
+    """
+    files = lease_files(path, device)
+    status: dict[str, Any] = dict(FREE)
+    raw, problem = _read_consistent(files)
+    if raw is not None:
+        record, problem = normalise(raw)
+        status.update(record)
+    status.update(gpu=files.device, path=str(files.record), stale=False, stale_holder=None)
+    holder_alive = _gpu_lock_held(files)
+    if status["busy"]:
+        if holder_alive is False:
+            status["stale"] = True
+            status["stale_holder"] = {k: status[k] for k in ("owner", "since", "priority",
+                                                             "pid", "host")}
+            status["reason"] = (
+                f"stale record: holder {status['owner']!r} (pid {status['pid']} on "
+                f"{status['host']}) is gone and the GPU lock is free"
+            )
+            status.update(busy=False, owner=None, since=None, priority=None, pid=None, host=None)
+        elif holder_alive is None:
+            status["reason"] = f"held by {status['owner']!r} (lock not checkable from here)"
+        else:
+            status["reason"] = f"held by {status['owner']!r}"
+    elif holder_alive and problem is not None:
+        status["busy"] = True
+        status["reason"] = f"{problem}; the GPU lock is held by an unknown owner"
+    else:
+        status["reason"] = f"{problem}; GPU free" if problem else "GPU free"
+    entries = _waiters.live(files.waiters)
+    status["waiters"] = [e for e in entries if e.get("state") != "forced"]
+    status["forced_holders"] = [e for e in entries if e.get("state") == "forced"]
+    status["forced"] = bool(status["forced_holders"])
+    snapshot = gpu_snapshot(files.device)
+    status["gpu_name"] = snapshot.name if snapshot else None
+    status["memory_total_bytes"] = snapshot.memory_total_bytes if snapshot else None
+    status["memory_used_bytes"] = snapshot.memory_used_bytes if snapshot else None
+    status["checked_at"] = utc_now()
+    return status
+
+
+def devices(path: str | os.PathLike[str] | None = None) -> list[int]:
+    """Device indices that have a lease in the folder of ``path``; never raises."""
+    return device_indices(path)
+
+
+def _read_consistent(files: LeaseFiles) -> tuple[dict[str, Any] | None, str | None]:
+    # Writers hold the state lock exclusively for a few microseconds; a shared hold
+    # keeps a reader from seeing a write in progress. A stuck writer must not hang
+    # the reader, so after a short patience it reads anyway.
+    fd = open_lock_readonly(files.state_lock) if files.state_lock.exists() else None
+    locked = False
+    try:
+        if fd is not None:
+            give_up = time.monotonic() + _READ_LOCK_PATIENCE
+            while not (locked := try_lock(fd, SH)) and time.monotonic() < give_up:
+                time.sleep(0.001)
+        return read_raw(files.record)
+    except OSError as exc:
+        return None, f"record not readable: {exc}"
+    finally:
+        if fd is not None:
+            if locked:
+                unlock(fd)
+            close(fd)
+
+
+def _gpu_lock_held(files: LeaseFiles) -> bool | None:
+    """True when someone holds gpu.lock, False when free, None when unknowable."""
+    lock_path: Path = files.gpu_lock
+    if not lock_path.exists():
+        return False
+    fd = open_lock_readonly(lock_path)
+    if fd is None:
+        return None
+    try:
+        if try_lock(fd):
+            unlock(fd)
+            return False
+        return True
+    except OSError:
+        return None
+    finally:
+        close(fd)
