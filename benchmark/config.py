@@ -66,12 +66,16 @@ class ModelSpec:
     negative_prompt: str | None = None
     gated: bool = False
     timeout_s: float | None = None
+    # The repo id or the path as written in the TOML: fingerprints use it, so moving
+    # the checkout (or mounting it elsewhere in a container) keeps earlier results.
+    declared: str = ""
 
     @property
     def fingerprint(self) -> str:
         """A hash of everything that changes the images: a changed model is a new result."""
-        keys = ("source", "steps", "guidance", "width", "height", "dtype", "variant")
+        keys = ("steps", "guidance", "width", "height", "dtype", "variant")
         payload = {k: getattr(self, k) for k in keys}
+        payload["source"] = self.declared or self.source
         payload["negative_prompt"] = self.negative_prompt or None
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -217,7 +221,7 @@ def _parse_scorers(path: Path, data: Any) -> ScorerSettings:
     return ScorerSettings(**values)
 
 
-def _parse_model(path: Path, index: int, data: Any, run: RunSettings) -> ModelSpec:
+def _parse_model(path: Path, index: int, data: Any) -> ModelSpec:
     table = _Table(path, f"models[{index}]", data)
     table.unknown(
         {
@@ -266,6 +270,7 @@ def _parse_model(path: Path, index: int, data: Any, run: RunSettings) -> ModelSp
         negative_prompt=table.get("negative_prompt", str) or None,
         gated=table.get("gated", bool, False),
         timeout_s=table.positive("timeout_s", float),
+        declared=repo if repo is not None else f"path:{local}",
     )
 
 
@@ -289,7 +294,7 @@ def load_config(path: Path) -> BenchmarkConfig:
     raw_models = data.get("models", [])
     if not isinstance(raw_models, list) or not raw_models:
         raise ConfigError(f"{path}: models: need at least one [[models]] table")
-    models = tuple(_parse_model(path, i, m, run) for i, m in enumerate(raw_models))
+    models = tuple(_parse_model(path, i, m) for i, m in enumerate(raw_models))
     names = [m.name for m in models]
     for name in names:
         if names.count(name) > 1:
