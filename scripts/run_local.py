@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             "\n"
             f"  backend      {base}  (try: curl {base}/gpu-status)\n"
             f"  generate     curl -s {base}/v1/images/generations -H 'Content-Type: "
-            "application/json' -d '{\"prompt\": \"a red fox\"}'\n"
+            'application/json\' -d \'{"prompt": "a red fox"}\'\n'
             f"  lease        {sys.executable} -m gpu_coord status --watch\n"
             f"  prompt sets  {data_dir}  (drop a .json/.jsonl/.csv/.tsv/.txt file here)\n"
             f"  results      {results_dir}  (images/, benchmark.sqlite, "
@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
         stopped = next(process for process in processes if process.poll() is not None)
-        print(f"make run: {stopped.args[2]} exited with status {stopped.returncode}", file=sys.stderr)
+        name = "backend" if stopped is processes[0] else "runner"
+        print(f"make run: the {name} exited with status {stopped.returncode}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nmake run: stopping backend and runner ...", flush=True)
