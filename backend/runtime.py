@@ -76,6 +76,10 @@ class ModelRuntime:
         except Exception as exc:  # any other failure is still a failed start-up, not a crash
             self._fail(f"cannot load model {s.model!r}: {type(exc).__name__}: {exc}")
             return
+        # A per-request progress bar on stderr is noise in a service log; the worker logs timings.
+        set_progress = getattr(loaded.pipe, "set_progress_bar_config", None)
+        if callable(set_progress):
+            set_progress(disable=True)
         self.loaded = loaded
         self.load_seconds = time.perf_counter() - start
         self.state = ModelState.READY

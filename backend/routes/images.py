@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from backend.deps import ApiKeyDep, ReadyDep, ServicesDep, Services
+from backend.deps import ApiKeyDep, Services, ServicesDep, require_ready
 from backend.errors import GenerationFailed, GenerationTimeout, NotFound
 from backend.schemas import ImageData, ImageGenerationRequest, ImagesResponse
 from backend.validation import GenerationParams, resolve_request
@@ -70,9 +70,10 @@ async def create_images(
     request: Request,
     services: ServicesDep,
     _auth: ApiKeyDep,
-    _ready: ReadyDep,
 ) -> ImagesResponse:
+    # Bad input is reported even while the model loads; readiness comes after validation.
     params = resolve_request(body, services.settings)
+    require_ready(services)
     result = await _run(services, params)
     if params.response_format == "url":
         base = (services.settings.public_url or str(request.base_url)).rstrip("/")
@@ -90,5 +91,5 @@ async def create_images(
 async def get_image(image_id: str, services: ServicesDep) -> FileResponse:
     path = services.images.path(image_id)
     if path is None:
-        raise NotFound(f"image {image_id!r} does not exist or has expired", param="image_id")
+        raise NotFound(f"image_id: {image_id!r} does not exist or has expired", param="image_id")
     return FileResponse(path, media_type="image/png")

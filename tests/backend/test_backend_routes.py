@@ -1,0 +1,157 @@
+"""The routes through TestClient on the tiny model: generation, models, images, probes, metrics."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from backend import Settings
+
+pytestmark = pytest.mark.timeout(300)
+
+ROUTE = "/v1/images/generations"
+
+
+def _decode(b64: str) -> Image.Image:
+    image = Image.open(io.BytesIO(base64.b64decode(b64)))
+    image.load()
+    return image
+
+
+def test_b64_generation_has_the_openai_shape(client: TestClient) -> None:
+    resp = client.post(
+        ROUTE,
+        json={"prompt": "a red fox", "size": "64x64", "num_inference_steps": 2, "seed": 1},
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert set(body) == {"created", "data"}
+    assert isinstance(body["created"], int)
+    assert len(body["data"]) == 1
+    assert set(body["data"][0]) == {"b64_json"}
+    image = _decode(body["data"][0]["b64_json"])
+    assert image.format == "PNG"
+    assert image.size == (64, 64)
+
+
+def test_n_size_and_seed(client: TestClient) -> None:
+    body = {
+        "prompt": "a lighthouse",
+        "n": 2,
+        "size": "96x64",
+        "seed": 123,
+        "num_inference_steps": 2,
+        "guidance_scale": 3.0,
+        "negative_prompt": "fog",
+        "user": "tester",
+    }
+    first = client.post(ROUTE, json=body)
+    assert first.status_code == 200, first.text
+    images = [_decode(d["b64_json"]) for d in first.json()["data"]]
+    assert [im.size for im in images] == [(96, 64), (96, 64)]
+    again = client.post(ROUTE, json=body).json()["data"]
+    # Same seed, same images; the two images of one request differ from each other.
+    assert [d["b64_json"] for d in again] == [d["b64_json"] for d in first.json()["data"]]
+    assert images[0].tobytes() != images[1].tobytes()
+    other = client.post(ROUTE, json={**body, "seed": 124, "n": 1}).json()["data"][0]
+    assert other["b64_json"] != first.json()["data"][0]["b64_json"]
+
+
+def test_url_response_serves_stored_png(client: TestClient) -> None:
+    resp = client.post(
+        ROUTE,
+        json={"prompt": "a cat", "response_format": "url", "num_inference_steps": 2, "seed": 3},
+    )
+    assert resp.status_code == 200, resp.text
+    url = resp.json()["data"][0]["url"]
+    assert url.startswith("http://testserver/images/")
+    assert url.endswith(".png")
+    png = client.get(url.removeprefix("http://testserver"))
+    assert png.status_code == 200
+    assert png.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(png.content)).format == "PNG"
+
+
+def test_url_retention_limit(
+    settings_factory: Callable[..., Settings], ready_client: Callable[[Settings], Any]
+) -> None:
+    with ready_client(settings_factory(image_retention=2)) as c:
+        urls = []
+        for seed in range(3):
+            resp = c.post(
+                ROUTE,
+                json={
+                    "prompt": "x",
+                    "response_format": "url",
+                    "num_inference_steps": 1,
+                    "seed": seed,
+                },
+            )
+            urls.append(resp.json()["data"][0]["url"].removeprefix("http://testserver"))
+        assert [c.get(u).status_code for u in urls] == [404, 200, 200]
+
+
+def test_public_url_setting(
+    settings_factory: Callable[..., Settings], ready_client: Callable[[Settings], Any]
+) -> None:
+    with ready_client(settings_factory(public_url="https://img.example/")) as c:
+        body = {"prompt": "x", "response_format": "url", "num_inference_steps": 1}
+        url = c.post(ROUTE, json=body).json()["data"][0]["url"]
+    assert url.startswith("https://img.example/images/")
+
+
+def test_models_lists_the_served_model(client: TestClient, tiny_sd: str) -> None:
+    resp = client.get("/v1/models")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["object"] == "list"
+    assert [m["id"] for m in body["data"]] == ["tiny-sd"]
+    assert body["data"][0]["object"] == "model"
+    # Both the listed id and the configured model are accepted as `model`.
+    for name in ("tiny-sd", tiny_sd):
+        ok = client.post(ROUTE, json={"prompt": "x", "model": name, "num_inference_steps": 1})
+        assert ok.status_code == 200, ok.text
+
+
+def test_probes(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["device"] == "cpu"
+
+
+def test_metrics_count_requests_and_leases(client: TestClient) -> None:
+    client.post(ROUTE, json={"prompt": "x", "num_inference_steps": 1})
+    text = client.get("/metrics").text
+    for name in (
+        "backend_http_requests_total",
+        "backend_http_request_duration_seconds_bucket",
+        "backend_queue_depth",
+        "backend_lease_wait_seconds_count",
+        "backend_generation_seconds_count",
+        "backend_forced_leases_total",
+        "backend_queue_rejections_total",
+        "backend_images_generated_total",
+        "backend_model_ready 1.0",
+    ):
+        assert name in text, name
+    assert 'route="/v1/images/generations",status="200"' in text
+    assert "backend_lease_wait_seconds_count 1.0" in text
+
+
+def test_two_apps_in_one_process_keep_separate_metrics(
+    settings_factory: Callable[..., Settings],
+    ready_client: Callable[[Settings], Any],
+    client: TestClient,
+) -> None:
+    client.post(ROUTE, json={"prompt": "x", "num_inference_steps": 1})
+    with ready_client(settings_factory(image_dir=settings_factory().image_dir / "b")) as other:
+        assert "backend_images_generated_total 0.0" in other.get("/metrics").text
+    assert "backend_images_generated_total 1.0" in client.get("/metrics").text
