@@ -1,0 +1,175 @@
+"""Baseline leases for comparisons: the original scheme and a plain ``filelock.FileLock``.
+
+Both have the shape of :class:`gpu_coord.Lease` (context manager, ``acquire`` /
+``release`` / ``checkpoint``, ``owner``, ``priority``, ``generation``, ``forced``,
+``wait_seconds``, ``yields``, ``held``) so benchmarks can swap schemes, but
+``checkpoint()`` never yields and ``priority`` is recorded, not honoured:
+neither baseline has priority. Not part of the public API.
+
+* :class:`OriginalLease`: the system's original sketch. A JSON lease file per
+  image, created with ``O_EXCL``; a waiter polls it with ``sleep(poll_interval)``
+  and breaks it when the holder's pid is dead on this host (which a PID
+  namespace hides: across containers a dead holder is never detected); release
+  deletes it and sleeps ``calm_pause`` (0.5 s).
+* :class:`FileLockLease`: ``filelock.FileLock`` with its defaults (flock, a
+  50 ms poll while waiting).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from types import TracebackType
+
+import filelock
+
+from ._paths import record_path
+from ._record import utc_now
+from ._validate import PRIORITIES, check_choice, check_owner, check_seconds
+
+ORIGINAL_POLL_INTERVAL = 0.1
+ORIGINAL_CALM_PAUSE = 0.5
+
+
+class _Baseline:
+    def __init__(self, owner: str, priority: str) -> None:
+        self.owner = check_owner(owner)
+        self.priority = check_choice("priority", priority, PRIORITIES)
+        self.generation: int | None = None
+        self.forced = False
+        self.wait_seconds = 0.0
+        self.yields = 0
+        self._held = False
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def checkpoint(self) -> bool:
+        """Never yields: these schemes hand over only between whole leases."""
+        return False
+
+    def acquire(self) -> _Baseline:
+        start = time.monotonic()
+        self._take()
+        self.wait_seconds += time.monotonic() - start
+        self._held = True
+        return self
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._give()
+
+    def _take(self) -> None:
+        raise NotImplementedError
+
+    def _give(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> _Baseline:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class OriginalLease(_Baseline):
+    """The original scheme: JSON lease file, polling waiters, fixed calm pause."""
+
+    def __init__(
+        self,
+        owner: str,
+        *,
+        priority: str = "low",
+        path: str | os.PathLike[str] | None = None,
+        poll_interval: float = ORIGINAL_POLL_INTERVAL,
+        calm_pause: float = ORIGINAL_CALM_PAUSE,
+    ) -> None:
+        super().__init__(owner, priority)
+        self.file = record_path(path).with_name("original-lease.json")
+        self.poll_interval = check_seconds("poll_interval", poll_interval) or 0.0
+        self.calm_pause = check_seconds("calm_pause", calm_pause) or 0.0
+
+    def _take(self) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        body = json.dumps({"owner": self.owner, "pid": os.getpid(), "host": socket.gethostname(),
+                           "since": utc_now(), "priority": self.priority}).encode()
+        while True:
+            try:
+                fd = os.open(self.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                if self._holder_dead():
+                    with contextlib.suppress(FileNotFoundError):
+                        self.file.unlink()
+                    continue
+                time.sleep(self.poll_interval)
+                continue
+            try:
+                os.write(fd, body)
+            finally:
+                os.close(fd)
+            return
+
+    def _holder_dead(self) -> bool:
+        try:
+            holder = json.loads(self.file.read_bytes())
+            pid = int(holder["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False  # being written, or gone: poll again
+        if holder.get("host") != socket.gethostname():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def _give(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.file.unlink()
+        if self.calm_pause:
+            time.sleep(self.calm_pause)
+
+
+class FileLockLease(_Baseline):
+    """A plain ``filelock.FileLock`` beside the record, with its default settings."""
+
+    def __init__(
+        self, owner: str, *, priority: str = "low", path: str | os.PathLike[str] | None = None
+    ) -> None:
+        super().__init__(owner, priority)
+        self.file = record_path(path).with_name("plain.filelock")
+        self._lock = filelock.FileLock(self.file)
+
+    def _take(self) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire()
+
+    def _give(self) -> None:
+        self._lock.release()
+
+
+SCHEMES = ("gpu_coord", "original", "filelock")
+
+
+def make(
+    scheme: str, owner: str, *, priority: str = "low", path: str | os.PathLike[str] | None = None
+) -> OriginalLease | FileLockLease:
+    """A baseline lease by name: ``"original"`` or ``"filelock"``."""
+    if scheme == "original":
+        return OriginalLease(owner, priority=priority, path=path)
+    if scheme == "filelock":
+        return FileLockLease(owner, priority=priority, path=path)
+    raise ValueError(f"scheme: must be 'original' or 'filelock', got {scheme!r}")
+

@@ -1,0 +1,24 @@
+"""Fixtures for the gpu_coord tests: a private lease folder and reaped child processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from coord_helpers import Children
+
+
+@pytest.fixture
+def lease_path(tmp_path: Path) -> Path:
+    """A record path in a folder that does not exist yet (the library creates it)."""
+    return tmp_path / "coord" / "status.json"
+
+
+@pytest.fixture
+def children(lease_path: Path) -> Iterator[Children]:
+    kids = Children(lease_path)
+    try:
+        yield kids
+    finally:
+        kids.reap()
