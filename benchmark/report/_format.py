@@ -1,0 +1,36 @@
+"""Number formatting shared by the Markdown and HTML reports."""
+
+from __future__ import annotations
+
+__all__ = ["format_bytes", "format_number", "format_seconds"]
+
+_DASH = "–"
+
+
+def format_number(value: float | None, digits: int = 2) -> str:
+    """``value`` with ``digits`` decimals, or an en dash for missing data."""
+    return _DASH if value is None else f"{value:.{digits}f}"
+
+
+def format_seconds(value: float | None) -> str:
+    """Seconds with a unit: ``0.214 s``, ``12.3 s``, ``4 min 05 s``."""
+    if value is None:
+        return _DASH
+    if value < 10:
+        return f"{value:.3f} s"
+    if value < 600:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
+def format_bytes(value: float | None) -> str:
+    """Binary units: ``512 B``, ``3.4 MiB``, ``9.87 GiB``."""
+    if value is None:
+        return _DASH
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

@@ -1,0 +1,352 @@
+"""report.html: summary table, charts, scores by category, failures, and the image grid.
+
+Every piece of run data goes through ``html.escape``: prompts are user text and must
+never become markup. Images are linked by paths relative to the report's folder, so
+the page keeps working when the whole results folder is copied elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from benchmark.report._assets import PAGE_SCRIPT, PAGE_STYLE
+from benchmark.report._format import format_bytes, format_number, format_seconds
+from benchmark.report._summary import ModelSummary
+from benchmark.report._svg import PALETTE, Series, bar_chart, strip_chart
+
+__all__ = ["image_href", "render_html"]
+
+# (header, attribute, formatter, True when higher is better / False lower / None neither)
+_COLUMNS: tuple[tuple[str, str, Callable[[Any], str], bool | None], ...] = (
+    ("ok", "ok", str, None),
+    ("failed", "failed", str, None),
+    ("CLIP mean", "clip_mean", format_number, True),
+    ("CLIP median", "clip_median", format_number, True),
+    ("aesthetic mean", "aesthetic_mean", lambda v: format_number(v, 3), True),
+    ("aesthetic median", "aesthetic_median", lambda v: format_number(v, 3), True),
+    ("latency p50", "latency_p50_s", format_seconds, False),
+    ("latency p95", "latency_p95_s", format_seconds, False),
+    ("images/s", "images_per_s", lambda v: format_number(v, 3), True),
+    ("steps/s", "steps_per_s_mean", format_number, True),
+    ("peak memory", "peak_mem_bytes_max", format_bytes, False),
+    ("lease wait", "lease_wait_s_total", format_seconds, None),
+    ("yields", "yields_total", lambda v: "–" if v is None else str(v), None),
+    ("energy/image", "energy_j_mean", lambda v: "–" if v is None else f"{v:.1f} J", False),
+)
+
+
+def image_href(results_dir: Path, out_dir: Path, image_path: str | None) -> str | None:
+    """The URL of ``results_dir/image_path`` relative to ``out_dir``; None if no such file."""
+    if not image_path:
+        return None
+    target = Path(results_dir) / image_path
+    if not target.is_file():
+        return None
+    relative = os.path.relpath(target.resolve(), Path(out_dir).resolve())
+    return quote(Path(relative).as_posix())
+
+
+def render_html(
+    run: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    summaries: Sequence[ModelSummary],
+    categories: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    generated_at: str,
+    *,
+    results_dir: Path,
+    out_dir: Path,
+) -> str:
+    """The whole page as one self-contained string (inline CSS, JS and SVG)."""
+    colors = {s.model: PALETTE[i % len(PALETTE)] for i, s in enumerate(summaries)}
+    title = f"Benchmark run {run['id']}"
+    body = [
+        f"<header><h1>{escape(title)}</h1>{_facts(run, summaries, generated_at)}</header>",
+        _nav(),
+        '<section id="summary"><h2>Per model</h2>',
+        _summary_table(summaries, colors),
+        "<p class=note>Scores, latency and throughput count successful images only. "
+        "images/s = ok images ÷ summed generation latency (lease waits excluded). "
+        "The best value of each column is in bold.</p></section>",
+        f'<section id="charts"><h2>Charts</h2>{_charts(rows, summaries, colors)}</section>',
+        '<section id="categories"><h2>Scores by category</h2>',
+        _category_table(categories.get("clip_score", {}), summaries, "Mean CLIP score", 2),
+        _category_table(categories.get("aesthetic_score", {}), summaries, "Mean aesthetic", 3),
+        "</section>",
+        f'<section id="failures">{_failures(rows)}</section>',
+        '<section id="grid"><h2>Images by prompt</h2>',
+        _grid(rows, summaries, results_dir=results_dir, out_dir=out_dir),
+        "</section>",
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{PAGE_STYLE}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + f"\n<script>{PAGE_SCRIPT}</script>\n</body></html>\n"
+    )
+
+
+def _facts(run: Mapping[str, Any], summaries: Sequence[ModelSummary], generated_at: str) -> str:
+    finished = run.get("finished_at")
+    state = "finished" if finished else "running"
+    facts = [
+        ("config", run.get("config")),
+        ("prompt sets", ", ".join(run["prompt_sets"])),
+        ("models", ", ".join(run["models"])),
+        ("started", run.get("started_at")),
+        ("finished", finished or "still running (this page is a snapshot)"),
+        ("images", f"{sum(s.ok for s in summaries)} ok, {sum(s.failed for s in summaries)} failed"),
+        ("report written", generated_at),
+    ]
+    items = "".join(
+        f"<div><dt>{escape(k)}</dt><dd>{escape(str(v) if v is not None else '–')}</dd></div>"
+        for k, v in facts
+    )
+    return f'<span class="state {state}">{state}</span><dl class=facts>{items}</dl>'
+
+
+def _nav() -> str:
+    links = [
+        ("summary", "Per model"),
+        ("charts", "Charts"),
+        ("categories", "By category"),
+        ("failures", "Failures"),
+        ("grid", "Images"),
+    ]
+    return "<nav>" + " · ".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in links) + "</nav>"
+
+
+def _summary_table(summaries: Sequence[ModelSummary], colors: Mapping[str, str]) -> str:
+    best: dict[str, Any] = {}
+    for _, attribute, _, higher in _COLUMNS:
+        values = [getattr(s, attribute) for s in summaries if getattr(s, attribute) is not None]
+        if higher is not None and len(values) > 1:
+            best[attribute] = max(values) if higher else min(values)
+    head = "".join(f"<th>{escape(header)}</th>" for header, *_ in _COLUMNS)
+    lines = [f"<div class=scroll><table class=summary><thead><tr><th>model</th>{head}</tr></thead>"]
+    lines.append("<tbody>")
+    for s in summaries:
+        cells = [
+            f'<th><span class=swatch style="background:{colors[s.model]}"></span>'
+            f"{escape(s.model)}</th>"
+        ]
+        for _, attribute, fmt, _ in _COLUMNS:
+            value = getattr(s, attribute)
+            classes = []
+            if attribute in best and value == best[attribute]:
+                classes.append("best")
+            if attribute == "failed" and value:
+                classes.append("bad")
+            cls = f' class="{" ".join(classes)}"' if classes else ""
+            cells.append(f"<td{cls}>{escape(fmt(value))}</td>")
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    lines.append("</tbody></table></div>")
+    return "".join(lines)
+
+
+def _charts(
+    rows: Sequence[Mapping[str, Any]], summaries: Sequence[ModelSummary], colors: Mapping[str, str]
+) -> str:
+    def series(metric: str) -> list[Series]:
+        return [
+            Series(
+                s.model,
+                colors[s.model],
+                [
+                    float(r[metric])
+                    for r in rows
+                    if r["model"] == s.model
+                    and r["status"] == "ok"
+                    and isinstance(r.get(metric), int | float)
+                ],
+            )
+            for s in summaries
+        ]
+
+    charts = [
+        strip_chart(
+            "CLIP score per image (higher: closer to the prompt)",
+            series("clip_score"),
+            fmt=lambda v: f"{v:.1f}",
+        ),
+        strip_chart(
+            "Aesthetic score per image (higher: prettier)",
+            series("aesthetic_score"),
+            fmt=lambda v: f"{v:.2f}",
+        ),
+        strip_chart(
+            "Latency per image (lower is better)",
+            series("latency_s"),
+            unit=" s",
+            fmt=lambda v: f"{v:.3g}",
+        ),
+        bar_chart(
+            "Throughput, images/s (higher is better)",
+            [(s.model, colors[s.model], s.images_per_s) for s in summaries],
+            fmt=lambda v: f"{v:.3g}",
+        ),
+        _memory_chart(summaries, colors),
+        bar_chart(
+            "GPU energy per image, J (lower is better)",
+            [(s.model, colors[s.model], s.energy_j_mean) for s in summaries],
+            fmt=lambda v: f"{v:.3g}",
+        ),
+    ]
+    legend = (
+        "<p class=note>Dots: one image each. Bar: median (value at right). "
+        "Diamond: mean. Hover for values.</p>"
+    )
+    return (
+        legend + "<div class=charts>" + "".join(f"<figure>{c}</figure>" for c in charts) + "</div>"
+    )
+
+
+def _memory_chart(summaries: Sequence[ModelSummary], colors: Mapping[str, str]) -> str:
+    # Plot in GiB (or MiB for small models) so the axis gets round ticks.
+    known = [s.peak_mem_bytes_max for s in summaries if s.peak_mem_bytes_max is not None]
+    unit, scale = ("GiB", 2**30) if known and max(known) >= 2**30 else ("MiB", 2**20)
+    return bar_chart(
+        f"Peak GPU memory, {unit} (lower is better)",
+        [
+            (
+                s.model,
+                colors[s.model],
+                None if s.peak_mem_bytes_max is None else s.peak_mem_bytes_max / scale,
+            )
+            for s in summaries
+        ],
+        fmt=lambda v: f"{v:.3g}",
+    )
+
+
+def _category_table(
+    table: Mapping[str, Mapping[str, float | None]],
+    summaries: Sequence[ModelSummary],
+    caption: str,
+    digits: int,
+) -> str:
+    if not table:
+        return ""
+    names = [s.model for s in summaries]
+    head = "".join(f"<th>{escape(n)}</th>" for n in names)
+    lines = [
+        f"<div class=scroll><table class=categories><caption>{escape(caption)}</caption>"
+        f"<thead><tr><th>category</th>{head}</tr></thead><tbody>"
+    ]
+    for category, means in table.items():
+        known = [v for v in means.values() if v is not None]
+        low, high = (min(known), max(known)) if known else (0.0, 0.0)
+        cells = []
+        for name in names:
+            value = means.get(name)
+            # Shade each cell by its rank within the row: which model wins this category.
+            share = 0.0 if value is None or high == low else (value - low) / (high - low)
+            style = (
+                f' style="background:rgba(0,158,115,{0.08 + 0.42 * share:.2f})"' if value else ""
+            )
+            cells.append(f"<td{style}>{escape(format_number(value, digits))}</td>")
+        lines.append(f"<tr><th>{escape(category)}</th>{''.join(cells)}</tr>")
+    lines.append("</tbody></table></div>")
+    return "".join(lines)
+
+
+def _failures(rows: Sequence[Mapping[str, Any]]) -> str:
+    failed = [row for row in rows if row["status"] == "failed"]
+    if not failed:
+        return "<h2>Failures (0)</h2><p>None.</p>"
+    lines = [
+        f"<h2>Failures ({len(failed)})</h2><div class=scroll><table class=failures>",
+        "<thead><tr><th>model</th><th>prompt set</th><th>prompt id</th><th>seed</th>"
+        "<th>error</th></tr></thead><tbody>",
+    ]
+    for row in failed:
+        cells = [
+            row["model"],
+            row["prompt_set"],
+            row["prompt_id"],
+            row.get("seed"),
+            row.get("error") or "(no reason recorded)",
+        ]
+        lines.append("<tr>" + "".join(f"<td>{escape(_text(c))}</td>" for c in cells) + "</tr>")
+    lines.append("</tbody></table></div>")
+    return "".join(lines)
+
+
+def _grid(
+    rows: Sequence[Mapping[str, Any]],
+    summaries: Sequence[ModelSummary],
+    *,
+    results_dir: Path,
+    out_dir: Path,
+) -> str:
+    names = [s.model for s in summaries]
+    prompts: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        prompts.setdefault((str(row["prompt_set"]), str(row["prompt_id"])), []).append(row)
+    if not prompts:
+        return "<p>No images yet.</p>"
+    categories = sorted({str(r.get("category")) for r in rows if r.get("category")})
+    options = "".join(f"<option>{escape(c)}</option>" for c in categories)
+    lines = [
+        "<div class=filters><input id=filter type=search placeholder='filter prompts…' "
+        "aria-label='filter prompts'>"
+        f"<select id=category aria-label=category><option value=''>all categories</option>"
+        f"{options}</select><span id=shown></span></div>",
+        "<div class=scroll><table class=grid><thead><tr><th>prompt</th>",
+        "".join(f"<th>{escape(n)}</th>" for n in names),
+        "</tr></thead><tbody>",
+    ]
+    for (prompt_set, prompt_id), group in prompts.items():
+        first = group[0]
+        category = first.get("category")
+        search = " ".join(_text(v) for v in (prompt_set, prompt_id, category, first["prompt"]))
+        lines.append(
+            f'<tr data-search="{escape(search.lower())}" '
+            f'data-category="{escape(_text(category) if category else "")}"><th class=prompt>'
+            f"<p>{escape(_text(first['prompt']))}</p><small>{escape(prompt_set)} · "
+            f"{escape(prompt_id)}{' · ' + escape(str(category)) if category else ''}</small></th>"
+        )
+        for name in names:
+            cell = sorted(
+                (r for r in group if r["model"] == name), key=lambda r: _text(r.get("seed"))
+            )
+            figures = [_figure(r, results_dir, out_dir) for r in cell]
+            lines.append(f"<td>{''.join(figures) or '<span class=muted>not run yet</span>'}</td>")
+        lines.append("</tr>")
+    lines.append("</tbody></table></div>")
+    return "".join(lines)
+
+
+def _figure(row: Mapping[str, Any], results_dir: Path, out_dir: Path) -> str:
+    seed = f"seed {_text(row.get('seed'))}"
+    if row["status"] == "failed":
+        reason = escape(_text(row.get("error") or "no reason recorded"))
+        return (
+            f"<figure class=failed><div>failed</div><figcaption>{escape(seed)}<br>{reason}"
+            "</figcaption></figure>"
+        )
+    href = image_href(results_dir, out_dir, row.get("image_path"))
+    size = f"{_text(row.get('width'))}×{_text(row.get('height'))}, {_text(row.get('steps'))} steps"
+    if href is None:
+        missing = escape(_text(row.get("image_path")))
+        picture = f"<div class=missing>image missing<br><small>{missing}</small></div>"
+    else:
+        picture = (
+            f'<a href="{escape(href)}"><img src="{escape(href)}" loading=lazy '
+            f'alt="{escape(_text(row["prompt"]))}" title="{escape(size)}"></a>'
+        )
+    caption = (
+        f"{escape(seed)} · CLIP {escape(format_number(row.get('clip_score'), 1))} · "
+        f"aes {escape(format_number(row.get('aesthetic_score'), 2))} · "
+        f"{escape(format_seconds(row.get('latency_s')))}"
+    )
+    return f"<figure>{picture}<figcaption>{caption}</figcaption></figure>"
+
+
+def _text(value: Any) -> str:
+    return "–" if value is None else str(value)

@@ -1,0 +1,101 @@
+"""The shape of a run and its rows, as the runner hands them to ``write_reports``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["ROW_COLUMNS", "RUN_KEYS", "model_order", "normalise_rows", "normalise_run"]
+
+RUN_KEYS = ("id", "started_at", "finished_at", "config", "prompt_sets", "models")
+
+# The columns of report.csv, in this order; keys a row has beyond these follow, sorted.
+ROW_COLUMNS = (
+    "prompt_set",
+    "prompt_id",
+    "prompt",
+    "category",
+    "model",
+    "seed",
+    "status",
+    "error",
+    "image_path",
+    "width",
+    "height",
+    "steps",
+    "latency_s",
+    "steps_per_s",
+    "peak_mem_bytes",
+    "lease_wait_s",
+    "yields",
+    "energy_j",
+    "clip_score",
+    "aesthetic_score",
+)
+# A row without these cannot be placed in the report at all.
+_REQUIRED_ROW_KEYS = ("prompt_set", "prompt_id", "prompt", "model", "status")
+_STATUSES = ("ok", "failed")
+
+
+def normalise_run(run: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``run`` has the agreed keys and return a plain copy.
+
+    Raises ``ValueError`` naming the missing key. ``prompt_sets`` and ``models`` must be
+    lists of strings; ``finished_at`` may be None (the run is still going).
+    """
+    if not isinstance(run, Mapping):
+        raise ValueError(f"write_reports: run must be a dict, got {type(run).__name__}")
+    missing = [key for key in RUN_KEYS if key not in run]
+    if missing:
+        raise ValueError(f"write_reports: run lacks the key(s) {missing}")
+    if not isinstance(run["id"], str | int) or str(run["id"]) == "":
+        raise ValueError(f"write_reports: run['id'] must be a non-empty string, got {run['id']!r}")
+    for key in ("prompt_sets", "models"):
+        value = run[key]
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise ValueError(f"write_reports: run[{key!r}] must be a list of names, got {value!r}")
+    copy = {key: _clean(value) for key, value in run.items()}
+    copy["prompt_sets"] = [str(name) for name in run["prompt_sets"]]
+    copy["models"] = [str(name) for name in run["models"]]
+    return copy
+
+
+def normalise_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Check each row and return copies with every agreed column present.
+
+    Absent optional columns become None, as do non-finite floats (NaN has no place in
+    JSON or in a mean). Raises ``ValueError`` naming the row index and the field at fault.
+    """
+    result: list[dict[str, Any]] = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise ValueError(f"write_reports: rows[{index}] must be a dict, got {type(row)}")
+        missing = [key for key in _REQUIRED_ROW_KEYS if key not in row]
+        if missing:
+            raise ValueError(f"write_reports: rows[{index}] lacks the field(s) {missing}")
+        if row["status"] not in _STATUSES:
+            raise ValueError(
+                f"write_reports: rows[{index}]['status'] is {row['status']!r}, "
+                f"expected one of {_STATUSES}"
+            )
+        clean: dict[str, Any] = dict.fromkeys(ROW_COLUMNS)
+        clean.update({str(key): _clean(value) for key, value in row.items()})
+        result.append(clean)
+    return result
+
+
+def model_order(run: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The run's models in configured order, then any model seen only in the rows."""
+    order = [str(name) for name in run.get("models", [])]
+    for row in rows:
+        name = str(row["model"])
+        if name not in order:
+            order.append(name)
+    return order
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,124 @@
+"""Per-model and per-category aggregates of a run's rows."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ModelSummary", "category_means", "percentile", "summarize"]
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What one model did in a run. Every statistic is None when it has no data.
+
+    Scores, latency and throughput use the successful ("ok") rows only. ``images_per_s`` is
+    ok images divided by the summed generation latency (the lease wait excluded), so it
+    measures the model, not how busy the backend kept the GPU.
+    """
+
+    model: str
+    images: int
+    ok: int
+    failed: int
+    clip_mean: float | None
+    clip_median: float | None
+    aesthetic_mean: float | None
+    aesthetic_median: float | None
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    steps_per_s_mean: float | None
+    images_per_s: float | None
+    peak_mem_bytes_max: int | None
+    lease_wait_s_total: float | None
+    yields_total: int | None
+    energy_j_mean: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as a JSON-ready dict."""
+        return asdict(self)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0-100, linear interpolation as numpy's default); None if empty."""
+    if not values:
+        return None
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def summarize(rows: Sequence[Mapping[str, Any]], models: Sequence[str]) -> list[ModelSummary]:
+    """One ``ModelSummary`` per name in ``models``, in that order (models with no rows too)."""
+    return [_summarize_one(name, [r for r in rows if r["model"] == name]) for name in models]
+
+
+def _summarize_one(model: str, rows: Sequence[Mapping[str, Any]]) -> ModelSummary:
+    ok = [row for row in rows if row["status"] == "ok"]
+    clip = _numbers(row.get("clip_score") for row in ok)
+    aesthetic = _numbers(row.get("aesthetic_score") for row in ok)
+    latency = _numbers(row.get("latency_s") for row in ok)
+    steps_per_s = _numbers(row.get("steps_per_s") for row in ok)
+    memory = _numbers(row.get("peak_mem_bytes") for row in rows)
+    waits = _numbers(row.get("lease_wait_s") for row in rows)
+    yields = _numbers(row.get("yields") for row in rows)
+    energy = _numbers(row.get("energy_j") for row in ok)
+    total_latency = sum(latency)
+    return ModelSummary(
+        model=model,
+        images=len(rows),
+        ok=len(ok),
+        failed=len(rows) - len(ok),
+        clip_mean=_mean(clip),
+        clip_median=_median(clip),
+        aesthetic_mean=_mean(aesthetic),
+        aesthetic_median=_median(aesthetic),
+        latency_p50_s=percentile(latency, 50),
+        latency_p95_s=percentile(latency, 95),
+        steps_per_s_mean=_mean(steps_per_s),
+        images_per_s=len(latency) / total_latency if total_latency > 0 else None,
+        peak_mem_bytes_max=int(max(memory)) if memory else None,
+        lease_wait_s_total=sum(waits) if waits else None,
+        yields_total=int(sum(yields)) if yields else None,
+        energy_j_mean=_mean(energy),
+    )
+
+
+def category_means(
+    rows: Sequence[Mapping[str, Any]], models: Sequence[str], metric: str
+) -> dict[str, dict[str, float | None]]:
+    """Mean ``metric`` over ok rows per category and model: ``{category: {model: mean}}``.
+
+    Rows without a category are grouped under ``"(none)"``; categories are sorted.
+    """
+    grouped: dict[str, dict[str, list[float]]] = {}
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        category = str(row.get("category") or "(none)")
+        value = row.get(metric)
+        per_model = grouped.setdefault(category, {})
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            per_model.setdefault(str(row["model"]), []).append(float(value))
+    return {
+        category: {model: _mean(grouped[category].get(model, [])) for model in models}
+        for category in sorted(grouped)
+    }
+
+
+def _numbers(values: Iterable[Any]) -> list[float]:
+    return [
+        float(value)
+        for value in values
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return float(statistics.median(values)) if values else None

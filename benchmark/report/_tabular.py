@@ -1,0 +1,130 @@
+"""report.json, report.csv and report.md: the machine- and diff-friendly reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from benchmark.report._format import format_bytes, format_number, format_seconds
+from benchmark.report._rows import ROW_COLUMNS
+from benchmark.report._summary import ModelSummary
+
+__all__ = ["JSON_SCHEMA", "render_csv", "render_json", "render_markdown"]
+
+JSON_SCHEMA = 1
+
+
+def render_json(
+    run: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    summaries: Sequence[ModelSummary],
+    categories: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    generated_at: str,
+) -> str:
+    """The whole report as one JSON document (strict: no NaN, every key a string)."""
+    document = {
+        "schema": JSON_SCHEMA,
+        "generated_at": generated_at,
+        "run": dict(run),
+        "summary": [summary.as_dict() for summary in summaries],
+        "categories": categories,
+        "rows": [dict(row) for row in rows],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+
+
+def render_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One line per generation: the agreed columns in order, then any extra keys sorted.
+
+    None is written as an empty field; floats keep full precision.
+    """
+    extra = sorted({key for row in rows for key in row} - set(ROW_COLUMNS))
+    columns = [*ROW_COLUMNS, *extra]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if row.get(key) is None else row.get(key) for key in columns})
+    return buffer.getvalue()
+
+
+def render_markdown(
+    run: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    summaries: Sequence[ModelSummary],
+    categories: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    generated_at: str,
+) -> str:
+    """A readable summary: run facts, the per-model table, scores by category, failures."""
+    lines = [
+        f"# Benchmark run {_cell(run['id'])}",
+        "",
+        f"- config: `{_cell(run.get('config'))}`",
+        f"- prompt sets: {_cell(', '.join(run['prompt_sets']) or '–')}",
+        f"- models: {_cell(', '.join(run['models']) or '–')}",
+        f"- started: {_cell(run.get('started_at'))}",
+        f"- finished: {_cell(run.get('finished_at') or 'still running')}",
+        f"- report written: {generated_at}",
+        f"- images: {sum(s.ok for s in summaries)} ok, {sum(s.failed for s in summaries)} failed",
+        "",
+        "The HTML page (`report.html`) beside this file shows the images and the charts.",
+        "",
+        "## Per model",
+        "",
+        "| model | ok | failed | CLIP mean | CLIP median | aesthetic mean | aesthetic median "
+        "| latency p50 | latency p95 | images/s | steps/s | peak memory | lease wait | yields "
+        "| energy/image |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for s in summaries:
+        cells = [
+            _cell(s.model),
+            str(s.ok),
+            str(s.failed),
+            format_number(s.clip_mean),
+            format_number(s.clip_median),
+            format_number(s.aesthetic_mean, 3),
+            format_number(s.aesthetic_median, 3),
+            format_seconds(s.latency_p50_s),
+            format_seconds(s.latency_p95_s),
+            format_number(s.images_per_s, 3),
+            format_number(s.steps_per_s_mean),
+            format_bytes(s.peak_mem_bytes_max),
+            format_seconds(s.lease_wait_s_total),
+            "–" if s.yields_total is None else str(s.yields_total),
+            "–" if s.energy_j_mean is None else f"{s.energy_j_mean:.1f} J",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    metrics = (("clip_score", "CLIP score", 2), ("aesthetic_score", "aesthetic", 3))
+    for metric, title, digits in metrics:
+        table = categories.get(metric, {})
+        if not table:
+            continue
+        names = [s.model for s in summaries]
+        lines += ["", f"## Mean {title} by category", ""]
+        lines.append("| category | " + " | ".join(_cell(n) for n in names) + " |")
+        lines.append("|---|" + "--:|" * len(names))
+        for category, means in table.items():
+            values = [format_number(means.get(name), digits) for name in names]
+            lines.append(f"| {_cell(category)} | " + " | ".join(values) + " |")
+    failed = [row for row in rows if row["status"] == "failed"]
+    lines += ["", f"## Failures ({len(failed)})", ""]
+    if failed:
+        lines += ["| model | prompt set | prompt id | seed | error |", "|---|---|---|--:|---|"]
+        for row in failed:
+            keys = ("model", "prompt_set", "prompt_id", "seed", "error")
+            lines.append("| " + " | ".join(_cell(row.get(key)) for key in keys) + " |")
+    else:
+        lines.append("None.")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    # Keep a table cell on one line and stop pipes from opening new columns.
+    if value is None:
+        return "–"
+    text = " ".join(str(value).split())
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
