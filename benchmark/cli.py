@@ -14,33 +14,18 @@ import argparse
 import json
 import logging
 import signal
-import sys
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
 from benchmark.config import ConfigError, load_config
+from benchmark.logs import setup_logging
 from benchmark.prompts import load_prompt_sets
 from benchmark.runner import ResultsDirError, default_paths, run_benchmark, write_run_report
 from benchmark.store import DB_NAME, ResultsStore
 
 log = logging.getLogger("benchmark")
-
-
-def _setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    formatter = logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ"
-    )
-    formatter.converter = time.gmtime  # UTC, like the timestamps in the database
-    handler.setFormatter(formatter)
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("httpx", "urllib3", "filelock", "PIL"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,7 +113,7 @@ def _status(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         if args.command == "status":
             return _status(args)

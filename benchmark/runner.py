@@ -160,10 +160,20 @@ def _run_model(
         job, image_timeout_s=config.run.image_timeout_s, load_timeout_s=config.run.load_timeout_s
     )
     log.info("model %s: %d images to make (%s)", model.name, len(items), model.source)
+    # A local folder that is plainly not a pipeline fails here, without paying for a worker.
+    missing = (
+        model.declared.startswith("path:")
+        and not (Path(model.source) / "model_index.json").is_file()
+    )
     try:
         for index, item in enumerate(items):
-            if not worker.alive:
+            if missing or not worker.alive:
                 try:
+                    if missing:
+                        raise WorkerLoadError(
+                            f"cannot load model {model.name!r}: {model.source} is not a "
+                            "diffusers pipeline folder (no model_index.json)"
+                        )
                     worker.start()
                 except WorkerLoadError as exc:
                     reason = str(exc)

@@ -26,6 +26,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from benchmark.logs import quiet_libraries, setup_logging
+
 log = logging.getLogger("benchmark.worker")
 LEASE_OWNER = "benchmark"
 
@@ -216,12 +218,11 @@ class _Work:
 
 def worker_main(conn: Connection, job: WorkerJob) -> None:
     """Entry point of a worker process (importable, for the ``spawn`` start method)."""
-    logging.basicConfig(
-        level=job.log_level,
-        format=f"%(asctime)s %(levelname)s worker[{job.model_name}] %(name)s: %(message)s",
-    )
+    setup_logging(job.log_level, name_prefix=f"worker[{job.model_name}] ")
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     from imagegen import ModelLoadError, load_pipeline
+
+    quiet_libraries()
 
     try:
         loaded = load_pipeline(job.source, device=job.device, dtype=job.dtype, variant=job.variant)

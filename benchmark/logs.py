@@ -1,0 +1,47 @@
+"""Log lines for ``docker compose logs``: one plain UTC-stamped line per event, no bars."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def setup_logging(level: int = logging.INFO, *, name_prefix: str = "") -> None:
+    """Send every log record to stderr as one line; silence progress bars and chatty libraries.
+
+    ``name_prefix`` tags a worker's lines (``worker[sdxl-turbo]``) so interleaved
+    output from the runner and its worker stays readable.
+    """
+    # Carriage-return progress bars turn into walls of text in container logs.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("DIFFUSERS_NO_ADVISORY_WARNINGS", "1")
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter(FORMAT.replace("%(name)s", name_prefix + "%(name)s"), DATE_FORMAT)
+    formatter.converter = time.gmtime  # UTC, like the timestamps in the database
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "urllib3", "filelock", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def quiet_libraries() -> None:
+    """Turn off the tqdm bars of diffusers and transformers (call after importing them)."""
+    try:
+        import diffusers.utils.logging as dlog
+
+        dlog.disable_progress_bar()
+    except ImportError:
+        pass
+    try:
+        import transformers.utils.logging as tlog
+
+        tlog.disable_progress_bar()
+    except ImportError:
+        pass
