@@ -25,6 +25,7 @@ from benchmark.config import (
 from benchmark.prompts import Prompt, PromptSet, PromptSetError, load_prompt_set, load_prompt_sets
 from benchmark.runner import (
     ResultsDirError,
+    RunnerBusyError,
     RunSummary,
     ensure_results_dir,
     run_benchmark,
@@ -44,6 +45,7 @@ __all__ = [
     "ResultsStore",
     "RunSettings",
     "RunSummary",
+    "RunnerBusyError",
     "ScorerSettings",
     "ensure_results_dir",
     "load_config",

@@ -14,7 +14,6 @@ import argparse
 import json
 import logging
 import signal
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -22,7 +21,13 @@ from types import FrameType
 from benchmark.config import ConfigError, load_config
 from benchmark.logs import setup_logging
 from benchmark.prompts import load_prompt_sets
-from benchmark.runner import ResultsDirError, default_paths, run_benchmark, write_run_report
+from benchmark.runner import (
+    ResultsDirError,
+    RunnerBusyError,
+    default_paths,
+    run_benchmark,
+    write_run_report,
+)
 from benchmark.store import DB_NAME, ResultsStore
 
 log = logging.getLogger("benchmark")
@@ -67,14 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stop_on_sigterm(stop: threading.Event | None = None) -> None:
-    # docker stop sends SIGTERM: leave through the normal exit path so workers are
-    # stopped and the database is closed (a SIGKILL is survived too, by resume).
+def _exit_on_sigterm() -> None:
+    # docker stop sends SIGTERM: leave through the normal exit path so the worker is
+    # stopped and the database closed (a SIGKILL is survived as well, by resume).
     def handler(signum: int, frame: FrameType | None) -> None:
-        if stop is not None and not stop.is_set():
-            log.info("signal %d: finishing", signum)
-            stop.set()
-            return
+        log.info("signal %d: stopping", signum)
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, handler)
@@ -146,18 +148,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "watch":
             from benchmark.watch import watch
 
-            stop = threading.Event()
-            _stop_on_sigterm(stop)
+            _exit_on_sigterm()
             watch(
                 args.config,
                 data_dir=args.data_dir,
                 results_dir=args.results_dir,
                 poll_s=args.poll,
-                stop=stop,
                 models=args.models,
             )
             return 0
-        _stop_on_sigterm()
+        _exit_on_sigterm()
         run_benchmark(
             config,
             data_dir=args.data_dir,
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report=not args.no_report,
         )
         return 0
-    except (ConfigError, ResultsDirError) as exc:
+    except (ConfigError, ResultsDirError, RunnerBusyError) as exc:
         log.error("%s", exc)
         return 2
     except KeyError as exc:

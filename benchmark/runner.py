@@ -12,9 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from benchmark.config import BenchmarkConfig, ModelSpec
 from benchmark.progress import Progress
@@ -28,6 +32,34 @@ log = logging.getLogger("benchmark")
 
 class ResultsDirError(PermissionError):
     """The results folder cannot be created or written; the message names the path."""
+
+
+class RunnerBusyError(RuntimeError):
+    """Another runner is working in the same results folder."""
+
+
+@contextmanager
+def _exclusive(results_dir: Path) -> Iterator[None]:
+    # Two runners on one results folder would make the same images twice and race
+    # on their files; the lock is a kernel flock, so a killed runner never leaves it held.
+    lock = FileLock(results_dir / ".runner.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunnerBusyError(
+            f"another benchmark runner is using {results_dir} (lock {lock.lock_file})"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _remove_stale_temp_files(results_dir: Path) -> None:
+    # A worker killed while writing leaves its hidden temp file; the image itself is
+    # made again because it has no row.
+    for stale in (results_dir / "images").glob("**/.*.tmp.png"):
+        stale.unlink(missing_ok=True)
 
 
 def ensure_results_dir(results_dir: Path) -> Path:
@@ -234,7 +266,8 @@ def run_benchmark(
     ``prompt_sets`` and ``models`` limit the run to the named ones. A bad prompt
     set is logged and skipped; a model that fails to load has its images
     recorded as failed; neither stops the run. An unwritable results folder
-    raises :class:`ResultsDirError` before anything starts. Returns a summary;
+    raises :class:`ResultsDirError` before anything starts, and a second runner on
+    the same folder :class:`RunnerBusyError`. Returns a summary;
     with ``report`` the run's reports are written at the end.
     """
     results_dir = ensure_results_dir(Path(results_dir))
@@ -251,7 +284,8 @@ def run_benchmark(
     if not sets:
         log.warning("no usable prompt sets in %s: nothing to run", data_dir)
         return summary
-    with ResultsStore(results_dir / DB_NAME) as store:
+    with _exclusive(results_dir), ResultsStore(results_dir / DB_NAME) as store:
+        _remove_stale_temp_files(results_dir)
         for pset in sets:
             store.remember_prompt_set(
                 content_hash=pset.content_hash,

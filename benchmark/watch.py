@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmark.config import ConfigError, load_config
 from benchmark.prompts import candidate_files
-from benchmark.runner import ResultsDirError, ensure_results_dir, run_benchmark
+from benchmark.runner import ResultsDirError, RunnerBusyError, ensure_results_dir, run_benchmark
 
 log = logging.getLogger("benchmark.watch")
 
@@ -69,7 +69,7 @@ def watch(
             else:
                 try:
                     run_benchmark(config, data_dir=data_dir, results_dir=results_dir, models=models)
-                except ResultsDirError:
+                except (ResultsDirError, RunnerBusyError):
                     raise
                 except KeyError as exc:
                     log.error("%s (waiting for the config to change)", exc.args[0])
