@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from . import _waiters
-from ._locks import SH, close, open_lock_readonly, try_lock, unlock
+from ._locks import SH, close, open_lock_readonly, track, try_lock, unlock
 from ._nvml import gpu_snapshot
 from ._paths import LeaseFiles, device_indices, lease_files
 from ._record import FREE, normalise, read_raw, utc_now
@@ -34,6 +33,18 @@ def read_status(
     NVML or a GPU) and ``checked_at``.
     """
     files = lease_files(path, device)
+    try:
+        return _read_status(files)
+    except Exception as exc:  # the contract: a status read never fails
+        status = dict(FREE)
+        status.update(gpu=files.device, path=str(files.record), stale=False, stale_holder=None,
+                      reason=f"could not read the lease: {exc}", waiters=[], forced=False,
+                      forced_holders=[], gpu_name=None, memory_total_bytes=None,
+                      memory_used_bytes=None, checked_at=utc_now())
+        return status
+
+
+def _read_status(files: LeaseFiles) -> dict[str, Any]:
     status: dict[str, Any] = dict(FREE)
     raw, problem = _read_consistent(files)
     if raw is not None:
@@ -81,7 +92,7 @@ def _read_consistent(files: LeaseFiles) -> tuple[dict[str, Any] | None, str | No
     # Writers hold the state lock exclusively for a few microseconds; a shared hold
     # keeps a reader from seeing a write in progress. A stuck writer must not hang
     # the reader, so after a short patience it reads anyway.
-    fd = open_lock_readonly(files.state_lock) if files.state_lock.exists() else None
+    fd = open_lock_readonly(files.state_lock)
     locked = False
     try:
         if fd is not None:
@@ -100,11 +111,11 @@ def _read_consistent(files: LeaseFiles) -> tuple[dict[str, Any] | None, str | No
 
 def _gpu_lock_held(files: LeaseFiles) -> bool | None:
     """True when someone holds gpu.lock, False when free, None when unknowable."""
-    lock_path: Path = files.gpu_lock
-    if not lock_path.exists():
-        return False
-    fd = open_lock_readonly(lock_path)
-    if fd is None:
+    try:
+        fd = track(os.open(files.gpu_lock, os.O_RDONLY | os.O_CLOEXEC))
+    except FileNotFoundError:
+        return False  # never taken
+    except OSError:
         return None
     try:
         if try_lock(fd):

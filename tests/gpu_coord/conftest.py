@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,3 +24,14 @@ def children(lease_path: Path) -> Iterator[Children]:
         yield kids
     finally:
         kids.reap()
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder every user can traverse (pytest's own tmp folders are 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="gpu-coord-test-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
