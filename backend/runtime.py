@@ -8,10 +8,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from backend.settings import Settings
 from gpu_coord import lease
 from imagegen import LoadedPipeline, ModelLoadError, load_pipeline
-
-from backend.settings import Settings
 
 log = logging.getLogger("backend")
 

@@ -16,8 +16,6 @@ import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from gpu_coord import lease
-from imagegen import generate
 from PIL import Image
 
 from backend.errors import QueueFull
@@ -25,6 +23,8 @@ from backend.metrics import Metrics
 from backend.runtime import ModelRuntime
 from backend.settings import Settings
 from backend.validation import GenerationParams
+from gpu_coord import lease
+from imagegen import generate
 
 log = logging.getLogger("backend")
 
@@ -148,7 +148,6 @@ class GenerationWorker:
             if job.cancelled:
                 raise GenerationCancelled(f"request {job.request_id} gave up at step {step}")
 
-        asked = time.perf_counter()
         with lease(
             "backend",
             priority="high",
@@ -173,8 +172,7 @@ class GenerationWorker:
             done = time.perf_counter()
             forced = bool(held.forced)
             generation = held.generation
-        # The lease's own figure includes re-grants; fall back on the wall clock around acquire.
-        wait = float(held.wait_seconds) if held.wait_seconds is not None else granted - asked
+        wait = held.wait_seconds
         gen_seconds = done - granted
         self._mean_seconds = 0.8 * self._mean_seconds + 0.2 * gen_seconds
         self.metrics.lease_wait.observe(wait)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -131,8 +132,69 @@ def subprocess_env(coord_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+class Child:
+    """A child Python process whose stdout/stderr lines are collected by reader threads."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._pump, args=(proc.stdout, self.stdout), daemon=True),
+            threading.Thread(target=self._pump, args=(proc.stderr, self.stderr), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _pump(stream: Any, sink: list[str]) -> None:
+        for line in stream:
+            sink.append(line.rstrip("\n"))
+
+    def events(self) -> list[dict[str, Any]]:
+        """The JSON objects printed on stdout so far (``python -m gpu_coord hold`` prints these)."""
+        out = []
+        for line in list(self.stdout):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                out.append(value)
+        return out
+
+    def wait_event(self, name: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Block until the child prints ``{"event": name, ...}``; fail if it exits first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events():
+                if event.get("event") == name:
+                    return event
+            if self.proc.poll() is not None:
+                time.sleep(0.1)  # let the readers drain
+                break
+            time.sleep(0.02)
+        raise AssertionError(
+            f"no {name!r} event from child (rc={self.proc.poll()}):\n"
+            + "\n".join(self.stdout + self.stderr)
+        )
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(30)
+
+    def finish(self) -> None:
+        self.kill()
+        for reader in self._readers:
+            reader.join(10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
 @contextmanager
-def child(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+def child(args: list[str], env: dict[str, str]) -> Iterator[Child]:
     """Run ``python args...``; always kill and reap it on the way out."""
     proc = subprocess.Popen(
         [sys.executable, *args],
@@ -142,12 +204,11 @@ def child(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str
         stderr=subprocess.PIPE,
         text=True,
     )
+    handle = Child(proc)
     try:
-        yield proc
+        yield handle
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
+        handle.finish()
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
