@@ -1,0 +1,162 @@
+"""Helpers for the runner's tests: tiny-model configs, runner subprocesses, database reads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def model_table(name: str, source: Path | str, **settings: Any) -> str:
+    """A ``[[models]]`` table for the TOML; ``source`` is a local folder or a hub id."""
+    values = {"steps": 2, "guidance": 1.0, "width": 64, "height": 64, "dtype": "float32"}
+    values.update(settings)
+    key = "path" if isinstance(source, Path) else "repo"
+    lines = ["[[models]]", f'name = "{name}"', f'{key} = "{source}"']
+    for k, v in values.items():
+        lines.append(f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v!r}".lower())
+    return "\n".join(lines) + "\n"
+
+
+def write_config(
+    path: Path,
+    tiny: Any,
+    models: list[str],
+    *,
+    seeds: tuple[int, ...] = (0,),
+    score: bool = True,
+    image_timeout_s: float = 120,
+) -> Path:
+    """Write a benchmark TOML using the tiny scorers and the given model tables."""
+    text = (
+        "[run]\n"
+        f"seeds = {list(seeds)}\n"
+        'device = "cpu"\n'
+        f"image_timeout_s = {image_timeout_s}\n"
+        "load_timeout_s = 240\n"
+        f"score = {'true' if score else 'false'}\n\n"
+        "[scorers]\n"
+        f'clip_model = "{tiny.clip}"\n'
+        f'aesthetic_head = "{tiny.aesthetic}"\n\n' + "\n".join(models)
+    )
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def bench_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """data/, results/ and a private lease folder (GPU_COORD_PATH) under tmp_path."""
+    dirs = {
+        "data": tmp_path / "data",
+        "results": tmp_path / "results",
+        "coord": tmp_path / "coord" / "status.json",
+    }
+    dirs["data"].mkdir()
+    dirs["coord"].parent.mkdir()
+    monkeypatch.setenv("GPU_COORD_PATH", str(dirs["coord"]))
+    return dirs
+
+
+def runner_env(dirs: dict[str, Path], config: Path) -> dict[str, str]:
+    """Environment for a ``python -m benchmark`` subprocess working in ``dirs``."""
+    env = dict(os.environ)
+    env.update(
+        BENCHMARK_CONFIG=str(config),
+        BENCHMARK_DATA_DIR=str(dirs["data"]),
+        BENCHMARK_RESULTS_DIR=str(dirs["results"]),
+        GPU_COORD_PATH=str(dirs["coord"]),
+        PYTHONPATH=str(REPO),
+        OMP_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+    )
+    return env
+
+
+@contextmanager
+def runner_process(
+    args: list[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``python -m benchmark ARGS`` in its own session; always kill the whole group."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmark", *args],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        kill_group(proc)
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process and every process of its session (its worker), then reap it."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group still exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for(
+    predicate: Callable[[], Any],
+    *,
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> Any:
+    """Poll ``predicate`` until it is truthy; fail (with the log) on timeout or process exit."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text()[-4000:] if log else ""
+            pytest.fail(f"process exited ({proc.returncode}) before {what}\n{tail}")
+        time.sleep(0.05)
+    tail = log.read_text()[-4000:] if log else ""
+    pytest.fail(f"timed out after {timeout} s waiting for {what}\n{tail}")
+
+
+def db_rows(results: Path) -> list[dict[str, Any]]:
+    """Every generation row with its scores ([] before the database exists)."""
+    path = results / "benchmark.sqlite3"
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    db.row_factory = sqlite3.Row
+    try:
+        return [
+            dict(r)
+            for r in db.execute(
+                "SELECT g.*, s.clip_score, s.aesthetic_score FROM generations g "
+                "LEFT JOIN scores s ON s.generation_id = g.id"
+            )
+        ]
+    except sqlite3.OperationalError:  # tables not created yet
+        return []
+    finally:
+        db.close()
