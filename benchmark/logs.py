@@ -6,9 +6,22 @@ import logging
 import os
 import sys
 import time
+from typing import TextIO
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """Writes to whatever ``sys.stderr`` is now (test runners swap it), one line a record."""
+
+    @property  # type: ignore[override,unused-ignore]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
 
 
 def setup_logging(level: int = logging.INFO, *, name_prefix: str = "") -> None:
@@ -20,12 +33,14 @@ def setup_logging(level: int = logging.INFO, *, name_prefix: str = "") -> None:
     # Carriage-return progress bars turn into walls of text in container logs.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("DIFFUSERS_NO_ADVISORY_WARNINGS", "1")
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     formatter = logging.Formatter(FORMAT.replace("%(name)s", name_prefix + "%(name)s"), DATE_FORMAT)
     formatter.converter = time.gmtime  # UTC, like the timestamps in the database
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only a handler installed here before, never one a host program added.
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]
+    root.addHandler(handler)
     root.setLevel(level)
     for noisy in ("httpx", "urllib3", "filelock", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
