@@ -12,10 +12,10 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is now (test runners swap it), one line a record."""
 
-    @property  # type: ignore[override,unused-ignore]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 
