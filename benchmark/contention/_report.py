@@ -1,0 +1,165 @@
+"""The comparison as Markdown: printed, and appended to ``docs/performance.md``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from benchmark.contention._orchestrate import ContentionReport
+from benchmark.contention._stats import SharedComparison
+
+P99_TARGET = 1.10
+IDLE_TARGET = 0.90
+_MIB = 1024 * 1024
+
+
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None or math.isnan(seconds) else f"{seconds * 1000:.0f}"
+
+
+def _x(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value / _MIB:.0f}"
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _header(report: ContentionReport) -> list[str]:
+    c, m = report.config, report.machine
+    load = " / ".join(f"{x:.2f}" for x in report.load_average)
+    pin = (f"both roles pinned to CPU {c.pin_core} with 1 OpenMP thread each: one core stands "
+           "in for the one GPU, so \"no coordination\" time-slices it as a GPU would"
+           if c.pin_core is not None else "roles not pinned to a core (1 OpenMP thread each)")
+    steps = f"{c.steps}" + ("" if c.runner_steps is None else f" (runner {c.runner_steps})")
+    size = f"{c.size}x{c.size}" if c.size else "the pipeline's native size"
+    b, r = report.roles["backend"], report.roles["runner"]
+    return [
+        f"## Contention: backend and runner on one device ({report.started_at})",
+        "",
+        f"Command: `{report.command}`",
+        "",
+        f"- Machine: {m['cores']} cores, {m.get('device', c.device)}, torch {m.get('torch')}, "
+        f"Python {m['python']}; load average at start {load} (1/5/15 min).",
+        f"- Parameters: pipeline `{c.pipeline}` on `{c.device}`, {c.seconds:g} s window per "
+        f"scenario, a backend request every {c.interval:g} s (fixed inter-arrival, open loop), "
+        f"{steps} steps per image at {size}, guidance {c.guidance:g}, flush `{c.flush}`, "
+        f"backend max_wait {c.max_wait} s; {pin}.",
+        f"- One step alone: backend {_ms(b['step_seconds'])} ms, runner "
+        f"{_ms(r['step_seconds'])} ms. The whole run took {report.duration_seconds:.0f} s.",
+        "- Latency counts from a request's arrival to its last image; the lease wait is the "
+        "handle's `wait_seconds`. Runner images/s counts whole images from the window's start "
+        "to the last image finished inside it. \"vs idle\" divides the runner's shared/alone "
+        "ratio by the share of time the backend alone leaves the device idle "
+        "(1 - its busy fraction). Peak memory: RSS high-water mark on the CPU, "
+        "`torch.cuda.max_memory_reserved` on CUDA, in MiB.",
+        "",
+    ]
+
+
+def _scenario_table(report: ContentionReport) -> list[str]:
+    comparisons: dict[str, SharedComparison] = {c.scheme: c for c in report.comparisons}
+    lines = [
+        _row(["scenario", "requests", "p50 ms", "p95 ms", "p99 ms", "p99 vs alone",
+              "lease wait p50 ms", "wait p99 ms", "busy", "runner img/s", "vs alone",
+              "vs idle", "yields/img", "peak MiB backend", "peak MiB runner"]),
+        _row(["---"] + ["---:"] * 14),
+    ]
+    for s in report.scenarios:
+        b, r = s.backend, s.runner
+        comp = comparisons.get(s.scheme) if b is not None and r is not None else None
+        lines.append(_row([
+            s.name,
+            str(b.requests) if b else "",
+            _ms(b.p50) if b else "", _ms(b.p95) if b else "", _ms(b.p99) if b else "",
+            _x(comp.p99_ratio) if comp else "",
+            _ms(b.wait_p50) if b else "", _ms(b.wait_p99) if b else "",
+            _x(b.busy_fraction) if b else "",
+            _x(r.images_per_second, 3) if r else "",
+            _x(comp.runner_ratio) if comp else "",
+            _x(comp.runner_vs_idle) if comp else "",
+            _x(r.yields_per_image) if r else "",
+            _mib(b.peak_bytes) if b else "", _mib(r.peak_bytes) if r else "",
+        ]))
+    lines.append("")
+    for comp in report.comparisons:
+        if comp.scheme != "lease":
+            continue
+        p99_ok = "met" if comp.p99_ratio <= P99_TARGET else "MISSED"
+        idle_ok = "met" if comp.runner_vs_idle >= IDLE_TARGET else "MISSED"
+        lines += [
+            f"Targets with this project's lease: backend p99 shared/alone "
+            f"{_x(comp.p99_ratio)} (target <= {P99_TARGET:.2f}: {p99_ok}); runner throughput "
+            f"{_x(comp.runner_vs_idle)} of the idle time the backend leaves "
+            f"(target >= {IDLE_TARGET:.2f}: {idle_ok}).",
+            "",
+        ]
+    return lines
+
+
+def _flush_table(probe: dict[str, Any]) -> list[str]:
+    if not probe.get("available"):
+        return [f"Flush policies and memory returned on release: n/a "
+                f"({probe.get('reason', 'no CUDA')}).", ""]
+    lines = [
+        "Flush policies (runner alone under the lease, one lease per image):",
+        "",
+        _row(["flush", "img/s", "release ms/img", "returned on release MiB",
+              "reserved - allocated after release MiB"]),
+        _row(["---", "---:", "---:", "---:", "---:"]),
+    ]
+    for policy in ("always", "on_handoff", "never"):
+        p = probe[policy]
+        lines.append(_row([policy, _x(p["images_per_second"], 3), _x(p["release_seconds"] * 1000),
+                           _mib(p["returned_bytes"]), _mib(p["cached_after_bytes"])]))
+    return [*lines, ""]
+
+
+def _hot_table(report: ContentionReport) -> list[str]:
+    hot = report.hot_paths
+    if hot is None:
+        return []
+    f = hot.figures
+
+    def pair(key: str) -> list[str]:
+        return [_x(f[f"{key}_p50_us"], 1), _x(f[f"{key}_p99_us"], 1)]
+
+    return [
+        f"Hot paths (microseconds; {hot.readers} processes polling `read_status` at "
+        f"{hot.rate:g}/s each for {hot.seconds:g} s, {hot.reads} reads, while another process "
+        "takes and gives back a high-priority lease every 10 ms):",
+        "",
+        _row(["path", "p50 us", "p99 us"]),
+        _row(["---", "---:", "---:"]),
+        _row(["acquire + release, high, uncontended", *pair("cycle_high")]),
+        _row(["acquire + release, low, uncontended", *pair("cycle_low")]),
+        _row(["checkpoint, nobody waiting", *pair("checkpoint")]),
+        _row(["read_status, idle lease", *pair("read_idle")]),
+        _row(["read_status, polled while the lease cycles", *pair("read_polled")]),
+        _row(["acquire + release, cycling, no pollers", *pair("cycle_alone")]),
+        _row(["acquire + release, cycling, under the pollers", *pair("cycle_polled")]),
+        "",
+    ]
+
+
+def format_report(report: ContentionReport) -> str:
+    """The Markdown section for one sitting: header, scenario table, flush, hot paths."""
+    lines = [*_header(report), *_scenario_table(report), *_flush_table(report.flush_probe),
+             *_hot_table(report)]
+    return "\n".join(lines)
+
+
+def append_report(text: str, output: Path) -> None:
+    """Append ``text`` as a new section of ``output`` (created with a title when missing)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    existing = output.read_text() if output.exists() else ""
+    prefix = "" if existing else "# Performance\n\n"
+    separator = "" if not existing or existing.endswith("\n\n") else (
+        "\n" if existing.endswith("\n") else "\n\n")
+    with output.open("a") as handle:
+        handle.write(separator + prefix + text.rstrip("\n") + "\n")

@@ -1,0 +1,114 @@
+"""Percentiles and the figures each scenario reports."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) with linear interpolation; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def ratio(num: float | None, den: float | None) -> float:
+    """``num / den``, NaN when either is missing or the denominator is not positive."""
+    if num is None or den is None or not den > 0 or math.isnan(num):
+        return math.nan
+    return num / den
+
+
+@dataclass(frozen=True)
+class BackendFigures:
+    """The backend's side of a scenario (seconds, bytes)."""
+
+    requests: int
+    p50: float
+    p95: float
+    p99: float
+    wait_p50: float
+    wait_p99: float
+    busy_fraction: float
+    forced: int
+    peak_bytes: int | None
+
+    @classmethod
+    def from_reply(cls, reply: dict[str, Any]) -> BackendFigures:
+        latency, wait = reply["latency"], reply["wait"]
+        return cls(
+            requests=len(latency),
+            p50=percentile(latency, 50),
+            p95=percentile(latency, 95),
+            p99=percentile(latency, 99),
+            wait_p50=percentile(wait, 50),
+            wait_p99=percentile(wait, 99),
+            busy_fraction=ratio(sum(reply["service"]), reply["window"]),
+            forced=int(reply["forced"]),
+            peak_bytes=reply.get("peak_bytes"),
+        )
+
+
+@dataclass(frozen=True)
+class RunnerFigures:
+    """The runner's side of a scenario."""
+
+    images: int
+    images_per_second: float
+    yields_per_image: float
+    wait_seconds: float
+    peak_bytes: int | None
+
+    @classmethod
+    def from_reply(cls, reply: dict[str, Any]) -> RunnerFigures:
+        images = int(reply["images"])
+        return cls(
+            images=images,
+            images_per_second=ratio(images, reply["span"]),
+            yields_per_image=ratio(reply["yields"], images),
+            wait_seconds=float(sum(reply["wait"])),
+            peak_bytes=reply.get("peak_bytes"),
+        )
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """One scenario: which scheme, and the figures of the roles that ran."""
+
+    name: str
+    scheme: str
+    backend: BackendFigures | None
+    runner: RunnerFigures | None
+
+
+@dataclass(frozen=True)
+class SharedComparison:
+    """A shared scenario set against the two alone runs (the issue's targets)."""
+
+    scheme: str
+    p99_ratio: float
+    p50_ratio: float
+    runner_ratio: float
+    runner_vs_idle: float
+
+    @classmethod
+    def of(cls, shared: ScenarioResult, backend_alone: BackendFigures,
+           runner_alone: RunnerFigures) -> SharedComparison:
+        assert shared.backend is not None
+        assert shared.runner is not None
+        idle = 1.0 - backend_alone.busy_fraction
+        runner_ratio = ratio(shared.runner.images_per_second, runner_alone.images_per_second)
+        return cls(
+            scheme=shared.scheme,
+            p99_ratio=ratio(shared.backend.p99, backend_alone.p99),
+            p50_ratio=ratio(shared.backend.p50, backend_alone.p50),
+            runner_ratio=runner_ratio,
+            runner_vs_idle=ratio(runner_ratio, idle),
+        )
