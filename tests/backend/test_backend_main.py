@@ -1,4 +1,4 @@
-"""``python -m backend`` as a real process: serves on the configured port, exits non-zero on a
+"""``python -m backend``: serves on the configured port (a real process); exits non-zero on a
 model that cannot be loaded or on invalid settings."""
 
 from __future__ import annotations
@@ -71,31 +71,46 @@ def test_serves_on_the_configured_port_and_stops_cleanly(
         assert "generation" in log
 
 
+# The failures run main() in this process: the same code path as ``python -m backend``
+# (``sys.exit(main())``) without paying a second interpreter's torch import on a 2-core box.
+
+
+@pytest.fixture
+def backend_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("BACKEND_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("GPU_COORD_PATH", str(tmp_path / "gpu_coord" / "status.json"))
+    monkeypatch.setenv("BACKEND_PORT", str(_free_port()))
+    monkeypatch.setenv("BACKEND_DEVICE", "cpu")
+    monkeypatch.setenv("BACKEND_IMAGE_DIR", str(tmp_path / "images"))
+    return monkeypatch
+
+
 def test_a_model_that_cannot_load_fails_start_up(
-    tmp_path: Path,
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
+    tmp_path: Path, backend_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from backend.__main__ import main
+
     missing = str(tmp_path / "no-such-model")
-    with child(["-m", "backend"], _env(subprocess_env, tmp_path, missing, _free_port())) as server:
-        assert server.proc.wait(180) == 1
-        server.finish()
-        message = "\n".join(server.stderr)
-        assert "start-up failed" in message
-        assert missing in message
-        assert "cannot load model" in message
+    backend_env.setenv("BACKEND_MODEL", missing)
+    assert main() == 1
+    message = capsys.readouterr().err
+    assert "start-up failed" in message
+    assert missing in message
+    assert "cannot load model" in message
 
 
 def test_invalid_settings_fail_start_up_naming_the_variable(
-    tmp_path: Path,
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
+    backend_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = _env(subprocess_env, tmp_path, "x", 8000)
-    env["BACKEND_QUEUE_SIZE"] = "lots"
-    with child(["-m", "backend"], env) as server:
-        assert server.proc.wait(180) == 2
-        server.finish()
-        message = "\n".join(server.stderr)
-        assert "queue_size" in message
-        assert "BACKEND_" in message
+    from backend.__main__ import main
+
+    backend_env.setenv("BACKEND_QUEUE_SIZE", "lots")
+    assert main() == 2
+    message = capsys.readouterr().err
+    assert "queue_size" in message
+    assert "BACKEND_" in message
