@@ -172,12 +172,12 @@ def _charts(
         strip_chart(
             "CLIP score per image (higher: closer to the prompt)",
             series("clip_score"),
-            fmt=lambda v: f"{v:.1f}",
+            fmt=lambda v: f"{v:.2f}",
         ),
         strip_chart(
             "Aesthetic score per image (higher: prettier)",
             series("aesthetic_score"),
-            fmt=lambda v: f"{v:.2f}",
+            fmt=lambda v: f"{v:.3f}",
         ),
         strip_chart(
             "Latency per image (lower is better)",

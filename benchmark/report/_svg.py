@@ -73,8 +73,9 @@ def strip_chart(
         return _empty(title)
     ticks = nice_ticks(min(values), max(values))
     x = _scale(ticks[0], ticks[-1])
+    label_decimals = _decimals(ticks) + 1
     height = _TOP + _ROW * len(series) + _BOTTOM
-    parts = [_open(title, height), *_x_axis(ticks, x, height, unit, fmt)]
+    parts = [_open(title, height), *_x_axis(ticks, x, height, unit)]
     for index, item in enumerate(series):
         y = _TOP + _ROW * index + _ROW / 2
         parts.append(_label(item.label, y))
@@ -103,7 +104,7 @@ def strip_chart(
         )
         parts.append(
             f'<text x="{_WIDTH - _RIGHT + 6}" y="{y + 4:.1f}" class="value">'
-            f"{escape(fmt(median))}</text>"
+            f"{median:.{label_decimals}f}</text>"
         )
     parts.append("</svg>")
     return "\n".join(parts)
@@ -119,7 +120,7 @@ def bar_chart(
     ticks = nice_ticks(0.0, max(max(known), 0.0) or 1.0)
     x = _scale(ticks[0], ticks[-1])
     height = _TOP + _ROW * len(items) + _BOTTOM
-    parts = [_open(title, height), *_x_axis(ticks, x, height, "", fmt)]
+    parts = [_open(title, height), *_x_axis(ticks, x, height, "")]
     for index, (label, color, value) in enumerate(items):
         y = _TOP + _ROW * index + _ROW / 2
         parts.append(_label(label, y))
@@ -157,14 +158,17 @@ def _open(title: str, height: int) -> str:
     )
 
 
+def _decimals(ticks: Sequence[float]) -> int:
+    # Enough decimals that neighbouring ticks differ: a narrow range (0.001 apart) needs 3.
+    step = (ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
+    return max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
+
+
 def _x_axis(
-    ticks: Sequence[float],
-    x: Callable[[float], float],
-    height: int,
-    unit: str,
-    fmt: Callable[[float], str],
+    ticks: Sequence[float], x: Callable[[float], float], height: int, unit: str
 ) -> list[str]:
     bottom = height - _BOTTOM
+    decimals = _decimals(ticks)
     parts = []
     for tick in ticks:
         px = x(tick)
@@ -172,7 +176,7 @@ def _x_axis(
             f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{_TOP - 4}" y2="{bottom}" class="grid"/>'
         )
         parts.append(
-            f'<text x="{px:.1f}" y="{bottom + 16}" class="tick">{escape(fmt(tick))}</text>'
+            f'<text x="{px:.1f}" y="{bottom + 16}" class="tick">{tick:.{decimals}f}</text>'
         )
     if unit:
         parts.append(
@@ -194,5 +198,5 @@ def _empty(title: str) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {_WIDTH} 60" '
         f'width="{_WIDTH}" height="60" role="img" aria-label="{escape(title)}">'
         f'<text x="10" y="20" class="title">{escape(title)}</text>'
-        f'<text x="10" y="44" class="muted">no data yet</text></svg>'
+        f'<text x="10" y="44" class="muted">no data (not measured in this run)</text></svg>'
     )

@@ -6,6 +6,7 @@ import csv
 import itertools
 import json
 import math
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from PIL import Image
 
 from benchmark.report import ROW_COLUMNS, category_means, summarize, write_reports
-from benchmark.report._svg import nice_ticks
+from benchmark.report._svg import Series, nice_ticks, strip_chart
 
 EVIL = "<script>alert('owned')</script><img src=x onerror=alert(1)> & \"quotes\""
 RUN_ID = "20261122T100000Z-test"
@@ -355,3 +356,16 @@ def test_an_unwritable_out_dir_raises_naming_the_path(results: Path, tmp_path: P
     blocker.write_text("not a folder")
     with pytest.raises(OSError, match="a-file"):
         write_reports(_run(), [], results_dir=results, out_dir=blocker / "reports")
+
+
+def test_chart_ticks_stay_distinct_on_a_narrow_range(results: Path) -> None:
+    # Near-identical aesthetic scores (as the tiny models give) still get readable axes.
+    values = [-0.14031, -0.14029, -0.14030]
+    rows = [_row(seed=i, aesthetic_score=v) for i, v in enumerate(values)]
+    html = _write(results, rows)["html"].read_text(encoding="utf-8")
+    aesthetic_svg = html[html.index("Aesthetic score per image") :].split("</svg>")[0]
+    ticks = re.findall(r'class="tick">([^<]*)<', aesthetic_svg)
+    assert len(ticks) >= 2
+    assert len(set(ticks)) == len(ticks), ticks
+    direct = strip_chart("narrow", [Series("m", "#000", values)])
+    assert len(set(re.findall(r'class="tick">([^<]*)<', direct))) >= 2
