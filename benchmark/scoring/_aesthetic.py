@@ -82,7 +82,11 @@ def resolve_head_file(head: str, file_name: str) -> Path:
 
 
 def load_aesthetic_predictor(
-    head: str, file_name: str, *, expected_dim: int | None = None, device: str = "cpu"
+    head: str,
+    file_name: str,
+    *,
+    expected_dim: int | None = None,
+    device: str | torch.device = "cpu",
 ) -> AestheticPredictor:
     """Load the MLP weights (``torch.load(weights_only=True)``) into an eval-mode predictor.
 
@@ -123,7 +127,10 @@ def load_aesthetic_predictor(
         predictor.load_state_dict({key: state[key] for key in expected})
     except RuntimeError as exc:  # shape mismatch in a hidden layer
         raise ScorerLoadError(head, f"{weights_path}: {exc}") from exc
-    return predictor.to(torch.device(device)).eval()
+    try:
+        return predictor.to(torch.device(device)).eval()
+    except (RuntimeError, AssertionError) as exc:  # no such device, out of memory
+        raise ScorerLoadError(head, f"cannot move it to {device!r}: {exc}") from exc
 
 
 def _strip_prefix(key: str) -> str:

@@ -44,7 +44,7 @@ class ClipEmbedder:
     table (77 tokens for OpenAI CLIP) is truncated there, as torchmetrics does.
     """
 
-    def __init__(self, name: str, *, device: str) -> None:
+    def __init__(self, name: str, *, device: str | torch.device) -> None:
         # Imported here so that importing benchmark.scoring stays cheap for the report path.
         from transformers import CLIPModel, CLIPProcessor
 
@@ -55,7 +55,10 @@ class ClipEmbedder:
             model: Any = CLIPModel.from_pretrained(name)
         except Exception as exc:  # transformers raises OSError, ValueError, KeyError, ...
             raise ScorerLoadError(name, f"{type(exc).__name__}: {exc}") from exc
-        self.model = model.to(self.device).eval()
+        try:
+            self.model = model.to(self.device).eval()
+        except (RuntimeError, AssertionError) as exc:  # no such device, out of memory
+            raise ScorerLoadError(name, f"cannot move it to {device!r}: {exc}") from exc
         self.max_tokens = int(self.model.config.text_config.max_position_embeddings)
         self.projection_dim = int(self.model.config.projection_dim)
 

@@ -67,7 +67,7 @@ class Scorers:
             torch.cuda.empty_cache()
 
 
-def load_scorers(config: ScorerConfig, *, device: str | None = None) -> Scorers:
+def load_scorers(config: ScorerConfig, *, device: str | torch.device | None = None) -> Scorers:
     """Load the CLIP model and the aesthetic head named by ``config``.
 
     ``device`` defaults to ``"cuda"`` when torch sees a GPU, else ``"cpu"``. Models are
@@ -77,7 +77,7 @@ def load_scorers(config: ScorerConfig, *, device: str | None = None) -> Scorers:
     """
     if not isinstance(config, ScorerConfig):
         raise TypeError(f"load_scorers: config must be a ScorerConfig, got {type(config).__name__}")
-    chosen = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    chosen = str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         torch.device(chosen)
     except RuntimeError as exc:

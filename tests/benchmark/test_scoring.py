@@ -218,3 +218,21 @@ def test_head_from_the_hub_cache_by_repo_id(
     assert head.input_dim == 32
     with pytest.raises(ScorerLoadError, match="someone/not-cached"):
         load_aesthetic_predictor("someone/not-cached", AESTHETIC_FILE)
+
+
+def test_an_unusable_device_is_a_load_error(tiny_config: ScorerConfig) -> None:
+    with pytest.raises(ScorerLoadError, match="bad device"):
+        load_scorers(tiny_config, device="no-such-device")
+    if not torch.cuda.is_available():
+        with pytest.raises(ScorerLoadError, match="cuda"):
+            load_scorers(tiny_config, device="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_scores_match_cpu_scores(scorers: Scorers, tiny_config: ScorerConfig) -> None:
+    on_gpu = load_scorers(tiny_config, device="cuda")
+    assert on_gpu.device.type == "cuda"
+    for seed, caption in enumerate(CAPTIONS):
+        cpu, gpu = scorers.score(_image(seed), caption), on_gpu.score(_image(seed), caption)
+        assert gpu["clip_score"] == pytest.approx(cpu["clip_score"], abs=0.05)
+        assert gpu["aesthetic_score"] == pytest.approx(cpu["aesthetic_score"], abs=1e-3)
