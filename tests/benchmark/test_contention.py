@@ -77,11 +77,11 @@ def test_quick_run_reports_every_scheme(tmp_path: Path, tiny_models) -> None:  #
             p50, p95, p99 = (_num(c) for c in cells[1:4])
             assert 0 < p50 <= p95 <= p99
             assert _num(cells[5]) <= _num(cells[6])  # lease wait p50 <= p99
-            assert _num(cells[13]) > 0  # backend peak memory
+            assert _num(cells[12]) > 0  # backend peak memory
         if name != "backend alone":
             assert _num(cells[8]) > 0  # runner images/s
             assert _num(cells[11]) >= 0  # yields per image
-            assert _num(cells[14]) > 0  # runner peak memory
+            assert _num(cells[13]) > 0  # runner peak memory
         if name.startswith("shared"):
             assert _num(cells[4]) > 0  # p99 ratio
             assert _num(cells[9]) > 0  # runner ratio
