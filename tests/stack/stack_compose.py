@@ -54,8 +54,13 @@ class Stack:
     """One compose project: the files it runs with, the commands, and HTTP to the backend."""
 
     def __init__(
-        self, compose_cmd: list[str], workdir: Path, settings: dict[str, str],
-        *, compose_file: Path | None = None, project: str = PROJECT,
+        self,
+        compose_cmd: list[str],
+        workdir: Path,
+        settings: dict[str, str],
+        *,
+        compose_file: Path | None = None,
+        project: str = PROJECT,
     ) -> None:
         self.compose_cmd = compose_cmd
         self.workdir = workdir
@@ -72,15 +77,27 @@ class Stack:
         self.port = int(settings["BACKEND_HOST_PORT"])
         self.base_url = f"http://127.0.0.1:{self.port}"
         # The env file must win: a value in the process environment overrides it.
-        self.env = {k: v for k, v in os.environ.items()
-                    if k not in settings and not k.startswith("COMPOSE_")}
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in settings and not k.startswith("COMPOSE_")
+        }
 
-    def compose(self, *args: str, timeout: float = 300, check: bool = True,
-                echo: tuple[str, ...] = ()) -> str:
+    def compose(
+        self, *args: str, timeout: float = 300, check: bool = True, echo: tuple[str, ...] = ()
+    ) -> str:
         """Run one compose command; returns its merged output."""
         command = [
-            *self.compose_cmd, "-p", self.project, "-f", str(self.compose_file),
-            "--project-directory", str(ROOT), "--env-file", str(self.env_file), *args,
+            *self.compose_cmd,
+            "-p",
+            self.project,
+            "-f",
+            str(self.compose_file),
+            "--project-directory",
+            str(ROOT),
+            "--env-file",
+            str(self.env_file),
+            *args,
         ]
         done = run(command, timeout=timeout, env=self.env, check=check, log=self.log, echo=echo)
         return done.stdout
@@ -96,8 +113,17 @@ class Stack:
         cid = self.container(service)
         if not cid:
             return "no container"
-        done = run(["docker", "inspect", "-f", "{{.State.Status}} {{if .State.Health}}"
-                    "{{.State.Health.Status}}{{end}}", cid], timeout=60, check=False)
+        done = run(
+            [
+                "docker",
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                cid,
+            ],
+            timeout=60,
+            check=False,
+        )
         return done.stdout.strip()
 
     def wait_healthy(self, service: str, timeout: float) -> None:
@@ -111,12 +137,14 @@ class Stack:
             if state.endswith("healthy") and not state.endswith("unhealthy"):
                 return
             time.sleep(2)
-        raise AssertionError(f"{service} not healthy after {timeout:.0f} s (last: {last})\n"
-                             + self.logs(service, 60))
+        raise AssertionError(
+            f"{service} not healthy after {timeout:.0f} s (last: {last})\n" + self.logs(service, 60)
+        )
 
     def logs(self, service: str, tail: int = 80) -> str:
-        return self.compose("logs", "--no-color", "--tail", str(tail), service,
-                            timeout=60, check=False)
+        return self.compose(
+            "logs", "--no-color", "--tail", str(tail), service, timeout=60, check=False
+        )
 
     def down(self) -> None:
         self.compose("down", "-v", "--remove-orphans", timeout=180, check=False)
@@ -141,8 +169,9 @@ class Stack:
             except httpx.HTTPError as exc:
                 last = exc
             time.sleep(1)
-        raise AssertionError(f"/readyz not ready after {timeout:.0f} s: {last}\n"
-                             + self.logs("backend", 60))
+        raise AssertionError(
+            f"/readyz not ready after {timeout:.0f} s: {last}\n" + self.logs("backend", 60)
+        )
 
     def gpu_status_samples(self, interval: float = 0.02) -> Iterator[dict[str, Any]]:
         """/gpu-status, again and again (the caller stops the loop)."""

@@ -23,6 +23,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts" / "docker"
 STAGE = ROOT / ".docker-build"
@@ -35,11 +37,26 @@ ENABLE_HINT = (
 _START = time.monotonic()
 
 
+_config: pytest.Config | None = None
+
+
+def show_progress_with(config: pytest.Config) -> None:
+    """Let :func:`progress` print past pytest's output capture (set by tests/stack/conftest.py)."""
+    global _config
+    _config = config
+
+
 def progress(message: str) -> None:
-    """One progress line on the real stderr, so a slow step shows even with output captured."""
-    stream = sys.__stderr__ or sys.stderr
-    stream.write(f"[stack-e2e +{time.monotonic() - _START:6.1f}s] {message}\n")
-    stream.flush()
+    """One progress line on the terminal, even with output captured, so a slow step shows."""
+    line = f"[stack-e2e +{time.monotonic() - _START:6.1f}s] {message}\n"
+    capman = _config.pluginmanager.getplugin("capturemanager") if _config else None
+    if capman is None:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        return
+    with capman.global_and_fixture_disabled():
+        sys.stderr.write(line)
+        sys.stderr.flush()
 
 
 def _truthy(value: str | None) -> bool:
@@ -81,8 +98,13 @@ def run(
     ``check`` raises AssertionError with the command and the end of its output.
     """
     proc = subprocess.Popen(
-        list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=env, cwd=ROOT, start_new_session=True,
+        list(args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
     )
     expired = threading.Event()
 
@@ -107,6 +129,8 @@ def run(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
     if expired.is_set():
         raise AssertionError(
             f"timed out after {timeout:.0f} s: {' '.join(args)}\n{''.join(lines[-40:])}"
@@ -172,7 +196,8 @@ def ensure_base_image() -> str:
         progress(f"building the local base image {BASE_IMAGE} (debootstrap, a few minutes)")
         run(
             ["bash", str(SCRIPTS / "build-base-image.sh"), BASE_IMAGE],
-            timeout=900, echo=("[base-image]",),
+            timeout=900,
+            echo=("[base-image]",),
         )
     return BASE_IMAGE
 
@@ -196,9 +221,23 @@ def find_torch_wheel(cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     progress("downloading a CPU torch wheel for CPython 3.11 (once)")
     run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-         "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64",
-         "--index-url", "https://download.pytorch.org/whl/cpu", "--dest", str(cache), "torch"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--index-url",
+            "https://download.pytorch.org/whl/cpu",
+            "--dest",
+            str(cache),
+            "torch",
+        ],
         timeout=900,
     )
     found = sorted(glob.glob(f"{cache}/torch-*+cpu-cp311-*.whl"))

@@ -70,22 +70,30 @@ def _require_or_skip() -> list[str]:
             pytest.fail("a Docker engine answers but no compose command exists")
         pytest.skip(f"no docker compose / docker-compose command: {ENABLE_HINT}")
     if mode != "required" and os.geteuid() != 0 and not image_exists("gpu-share-base:bookworm"):
-        pytest.skip("the local base image is missing and building it needs root: "
-                    "sudo scripts/docker/build-base-image.sh")
+        pytest.skip(
+            "the local base image is missing and building it needs root: "
+            "sudo scripts/docker/build-base-image.sh"
+        )
     return compose
 
 
 def _research_copy(dest: Path) -> Path:
     """research/ without its data, results and models, plus freshly built tiny models."""
     ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(ROOT / "research", dest, ignore=lambda folder, names: (
-        {"data", "benchmark_results", "models"} & set(names)
-        if Path(folder) == ROOT / "research" else ignore(folder, names)
-    ))
+    shutil.copytree(
+        ROOT / "research",
+        dest,
+        ignore=lambda folder, names: (
+            {"data", "benchmark_results", "models"} & set(names)
+            if Path(folder) == ROOT / "research"
+            else ignore(folder, names)
+        ),
+    )
     for name in ("data", "benchmark_results", "models"):
         (dest / name).mkdir()
-    run([sys.executable, "-m", "imagegen.tiny", "--out", str(dest / "models" / "tiny")],
-        timeout=300)
+    run(
+        [sys.executable, "-m", "imagegen.tiny", "--out", str(dest / "models" / "tiny")], timeout=300
+    )
     # The containers' user must read everything (safetensors files are written 0600).
     run(["chmod", "-R", "a+rX", str(dest)], timeout=60)
     return dest
@@ -133,7 +141,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         started = time.monotonic()
         progress("building the images (cached layers are reused)")
-        st.compose("build", timeout=1200, echo=("Step ", "[build-env]", "Successfully tagged"))
+        st.compose(
+            "build", timeout=1200, echo=(" RUN ", "[build-env]", "Successfully tagged", "naming to")
+        )
         progress(f"images built in {time.monotonic() - started:.0f} s")
         started = time.monotonic()
         st.compose("up", "-d", timeout=900)
@@ -154,8 +164,13 @@ def test_gpu_reservation_without_toolkit_fails_with_driver_error(stack: Stack) -
     if "nvidia" in info:
         pytest.skip("this engine has the NVIDIA runtime: the reservation would succeed")
     settings = dict(stack.settings, BACKEND_HOST_PORT=str(free_port()))
-    plain = Stack(stack.compose_cmd, stack.workdir, settings,
-                  compose_file=COMPOSE_FILE, project="gpushare-e2e-gpu")
+    plain = Stack(
+        stack.compose_cmd,
+        stack.workdir,
+        settings,
+        compose_file=COMPOSE_FILE,
+        project="gpushare-e2e-gpu",
+    )
     try:
         output = plain.compose("up", "-d", "--no-build", "backend", timeout=300, check=False)
     finally:
@@ -177,10 +192,17 @@ def test_gpu_status_reports_the_shared_lease(stack: Stack) -> None:
 
 
 def test_one_generation(stack: Stack) -> None:
-    answer = stack.post("/v1/images/generations", {
-        "prompt": "a red fox in fresh snow", "size": "64x64", "n": 1,
-        "num_inference_steps": 2, "seed": 7, "response_format": "b64_json",
-    })
+    answer = stack.post(
+        "/v1/images/generations",
+        {
+            "prompt": "a red fox in fresh snow",
+            "size": "64x64",
+            "n": 1,
+            "num_inference_steps": 2,
+            "seed": 7,
+            "response_format": "b64_json",
+        },
+    )
     assert answer.status_code == 200, answer.text
     data = answer.json()["data"]
     assert len(data) == 1
@@ -255,15 +277,20 @@ def test_killing_the_runner_mid_image_frees_the_lease_at_once(stack: Stack) -> N
     assert after["busy"] is False, after
     assert after["stale_holder"]["owner"] == "benchmark", after
     # The backend gets the GPU at once, not forced past the lease.
-    answer = stack.post("/v1/images/generations", {
-        "prompt": "after the crash", "size": "64x64", "num_inference_steps": 2,
-    })
+    answer = stack.post(
+        "/v1/images/generations",
+        {
+            "prompt": "after the crash",
+            "size": "64x64",
+            "num_inference_steps": 2,
+        },
+    )
     assert answer.status_code == 200, answer.text
     status = stack.get("/gpu-status").json()
     assert status["last_release"]["owner"] == "backend", status
     assert status["forced"] is False, status
     assert status["forced_holders"] == [], status
-    state = run(["docker", "inspect", "-f", "{{.State.ExitCode}}", stack.container("benchmark")],
-                timeout=60).stdout.strip()
+    state = run(
+        ["docker", "inspect", "-f", "{{.State.ExitCode}}", stack.container("benchmark")], timeout=60
+    ).stdout.strip()
     assert state == "137", f"runner exit code {state}, expected 137 (SIGKILL)"
-

@@ -42,15 +42,17 @@ def test_both_services_share_the_lease_volume_and_hf_cache(compose: dict[str, An
         assert service["environment"]["GPU_COORD_PATH"] == "/gpu_coord/status.json", name
         assert service["environment"]["HF_TOKEN"] == "${HF_TOKEN:-}", name
         devices = service["deploy"]["resources"]["reservations"]["devices"]
-        assert devices == [{"driver": "nvidia", "device_ids": ["${GPU_DEVICE:-0}"],
-                            "capabilities": ["gpu"]}], name
+        assert devices == [
+            {"driver": "nvidia", "device_ids": ["${GPU_DEVICE:-0}"], "capabilities": ["gpu"]}
+        ], name
 
 
 def test_runner_mounts_research_read_only_and_results_writable(compose: dict[str, Any]) -> None:
     volumes = compose["services"]["benchmark"]["volumes"]
     assert "${RESEARCH_DIR:-./research}:/app/research:ro" in volumes
-    assert ("${RESEARCH_DIR:-./research}/benchmark_results:/app/research/benchmark_results"
-            in volumes)
+    assert (
+        "${RESEARCH_DIR:-./research}/benchmark_results:/app/research/benchmark_results" in volumes
+    )
 
 
 def test_runner_waits_for_a_healthy_backend(compose: dict[str, Any]) -> None:
@@ -76,9 +78,21 @@ def _render(command: list[str], compose_file: Path, env_file: Path) -> dict[str,
     # An empty env file and a scrubbed environment: every value comes from its default.
     env = {k: os.environ[k] for k in ("PATH", "HOME", "DOCKER_HOST") if k in os.environ}
     done = subprocess.run(
-        [*command, "-f", str(compose_file), "--project-directory", str(ROOT),
-         "--env-file", str(env_file), "config"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        [
+            *command,
+            "-f",
+            str(compose_file),
+            "--project-directory",
+            str(ROOT),
+            "--env-file",
+            str(env_file),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     rendered: dict[str, Any] = yaml.safe_load(done.stdout)
@@ -102,6 +116,9 @@ def test_installed_compose_renders_it_with_no_env_file(tmp_path: Path) -> None:
     assert runner["environment"]["BENCHMARK_CONFIG"] == "research/benchmark.toml"
     # The copy the end-to-end test runs with renders too.
     stripped = tmp_path / "docker-compose.nogpu.yml"
-    stripped.write_text(yaml.safe_dump(without_gpu_reservation(yaml.safe_load(
-        COMPOSE_FILE.read_text(encoding="utf-8")))))
+    stripped.write_text(
+        yaml.safe_dump(
+            without_gpu_reservation(yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8")))
+        )
+    )
     assert "deploy" not in _render(command, stripped, empty)["services"]["backend"]
