@@ -130,17 +130,18 @@ def _hot_table(report: ContentionReport) -> list[str]:
         return [_x(f[f"{key}_p50_us"], 1), _x(f[f"{key}_p99_us"], 1)]
 
     return [
-        f"Hot paths (microseconds; {hot.readers} processes polling `read_status` at "
-        f"{hot.rate:g}/s each for {hot.seconds:g} s, {hot.reads} reads, while another process "
-        "takes and gives back a high-priority lease every 10 ms):",
+        f"Hot paths (microseconds). A status poll is what `GET /gpu-status` does without "
+        f"NVML: `devices()` then `read_status()` per device. Polled: {hot.readers} processes "
+        f"at {hot.rate:g} polls/s each for {hot.seconds:g} s ({hot.reads} polls) while another "
+        "process takes and gives back a high-priority lease every 10 ms (5 ms held):",
         "",
         _row(["path", "p50 us", "p99 us"]),
         _row(["---", "---:", "---:"]),
         _row(["acquire + release, high, uncontended", *pair("cycle_high")]),
         _row(["acquire + release, low, uncontended", *pair("cycle_low")]),
         _row(["checkpoint, nobody waiting", *pair("checkpoint")]),
-        _row(["read_status, idle lease", *pair("read_idle")]),
-        _row(["read_status, polled while the lease cycles", *pair("read_polled")]),
+        _row(["status poll, idle lease", *pair("read_idle")]),
+        _row(["status poll, while the lease cycles", *pair("read_polled")]),
         _row(["acquire + release, cycling, no pollers", *pair("cycle_alone")]),
         _row(["acquire + release, cycling, under the pollers", *pair("cycle_polled")]),
         "",

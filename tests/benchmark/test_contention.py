@@ -92,7 +92,7 @@ def test_quick_run_reports_every_scheme(tmp_path: Path, tiny_models) -> None:  #
     assert _num(rows["shared: none"][11]) == 0
     assert "Targets with this project's lease" in section
     assert "Flush policies and memory returned on release: n/a" in section
-    for path in ("checkpoint, nobody waiting", "read_status, polled while the lease cycles",
+    for path in ("checkpoint, nobody waiting", "status poll, while the lease cycles",
                  "acquire + release, cycling, under the pollers"):
         p50, p99 = (_num(c) for c in rows[path])
         assert 0 < p50 <= p99
