@@ -134,7 +134,11 @@ class GenerationWorker:
                 continue  # the client gave up while it was queued
             try:
                 item.future.set_result(self._execute(item))
+            except GenerationCancelled as exc:
+                log.info("%s", exc)
+                item.future.set_exception(exc)
             except BaseException as exc:  # delivered to the waiting request, never lost
+                log.warning("request %s failed: %s: %s", item.request_id, type(exc).__name__, exc)
                 item.future.set_exception(exc)
 
     def _execute(self, job: Job) -> GenerationResult:

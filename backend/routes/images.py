@@ -36,21 +36,31 @@ def _store(services: Services, images: list[Image.Image], base_url: str) -> list
     ]
 
 
+def _consume(future: asyncio.Future[GenerationResult]) -> None:
+    # An abandoned job still ends (cancelled at its next step); read its outcome so asyncio
+    # does not log "exception was never retrieved" for a result nobody waits for any more.
+    if not future.cancelled():
+        future.exception()
+
+
 async def _run(services: Services, params: GenerationParams) -> GenerationResult:
     job = services.worker.submit(params)  # 429 when full
     timeout = services.settings.request_timeout
+    outcome = asyncio.wrap_future(job.future)
     try:
-        # shield: a timeout must not cancel the concurrent future behind the worker's back;
+        # shield: the timeout must not cancel the worker's future behind its back;
         # job.cancel() does that properly (and stops a running job at its next step).
-        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job.future)), timeout)
+        return await asyncio.wait_for(asyncio.shield(outcome), timeout)
     except TimeoutError:
+        outcome.add_done_callback(_consume)
         job.cancel()
         services.metrics.failures.labels("timeout").inc()
         raise GenerationTimeout(
             f"the generation did not finish within {timeout:g} s (request {job.request_id})"
         ) from None
     except asyncio.CancelledError:
-        job.cancel()  # the client went away: free the GPU at the next step
+        outcome.add_done_callback(_consume)
+        job.cancel()  # the request task was cancelled (shutdown): free the GPU at the next step
         raise
     except Exception as exc:
         services.metrics.failures.labels("error").inc()
