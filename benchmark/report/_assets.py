@@ -62,6 +62,7 @@ table.grid figcaption { font-size: 11px; color: var(--muted); max-width: 140px; 
 figure.failed div, .missing { width: 140px; height: 90px; display: flex; align-items: center;
        justify-content: center; flex-direction: column; background: #fde8ec; color: #b00020;
        border-radius: 3px; font-weight: 600; }
+table.grid td.top { background: #eaf7f1; box-shadow: inset 3px 0 0 #009E73; }
 figure.failed figcaption { color: #b00020; word-break: break-word; }
 .missing { background: var(--soft); color: var(--muted); }
 """

@@ -7,19 +7,18 @@ the page keeps working when the whole results folder is copied elsewhere.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from benchmark.report._assets import PAGE_SCRIPT, PAGE_STYLE
 from benchmark.report._format import format_bytes, format_number, format_seconds
+from benchmark.report._grid import render_grid
 from benchmark.report._summary import ModelSummary
-from benchmark.report._svg import PALETTE, Series, bar_chart, strip_chart
+from benchmark.report._svg import PALETTE, Point, Series, bar_chart, scatter_chart, strip_chart
 
-__all__ = ["image_href", "render_html"]
+__all__ = ["render_html"]
 
 # (header, attribute, formatter, True when higher is better / False lower / None neither)
 _COLUMNS: tuple[tuple[str, str, Callable[[Any], str], bool | None], ...] = (
@@ -38,17 +37,6 @@ _COLUMNS: tuple[tuple[str, str, Callable[[Any], str], bool | None], ...] = (
     ("yields", "yields_total", lambda v: "–" if v is None else str(v), None),
     ("energy/image", "energy_j_mean", lambda v: "–" if v is None else f"{v:.1f} J", False),
 )
-
-
-def image_href(results_dir: Path, out_dir: Path, image_path: str | None) -> str | None:
-    """The URL of ``results_dir/image_path`` relative to ``out_dir``; None if no such file."""
-    if not image_path:
-        return None
-    target = Path(results_dir) / image_path
-    if not target.is_file():
-        return None
-    relative = os.path.relpath(target.resolve(), Path(out_dir).resolve())
-    return quote(Path(relative).as_posix())
 
 
 def render_html(
@@ -79,7 +67,7 @@ def render_html(
         "</section>",
         f'<section id="failures">{_failures(rows)}</section>',
         '<section id="grid"><h2>Images by prompt</h2>',
-        _grid(rows, summaries, results_dir=results_dir, out_dir=out_dir),
+        render_grid(rows, [s.model for s in summaries], results_dir=results_dir, out_dir=out_dir),
         "</section>",
     ]
     return (
@@ -191,6 +179,16 @@ def _charts(
             fmt=lambda v: f"{v:.3g}",
         ),
         _memory_chart(summaries, colors),
+        scatter_chart(
+            "Quality against speed (up and left is better)",
+            [
+                Point(s.model, colors[s.model], s.latency_p50_s, s.clip_mean)
+                for s in summaries
+                if s.latency_p50_s is not None and s.clip_mean is not None
+            ],
+            x_title="latency p50, s",
+            y_title="mean CLIP score",
+        ),
         bar_chart(
             "GPU energy per image, J (lower is better)",
             [(s.model, colors[s.model], s.energy_j_mean) for s in summaries],
@@ -199,7 +197,7 @@ def _charts(
     ]
     legend = (
         "<p class=note>Dots: one image each. Bar: median (value at right). "
-        "Diamond: mean. Hover for values.</p>"
+        "Diamond: mean. Scatter: one point per model. Hover for values.</p>"
     )
     return (
         legend + "<div class=charts>" + "".join(f"<figure>{c}</figure>" for c in charts) + "</div>"
@@ -275,77 +273,6 @@ def _failures(rows: Sequence[Mapping[str, Any]]) -> str:
         lines.append("<tr>" + "".join(f"<td>{escape(_text(c))}</td>" for c in cells) + "</tr>")
     lines.append("</tbody></table></div>")
     return "".join(lines)
-
-
-def _grid(
-    rows: Sequence[Mapping[str, Any]],
-    summaries: Sequence[ModelSummary],
-    *,
-    results_dir: Path,
-    out_dir: Path,
-) -> str:
-    names = [s.model for s in summaries]
-    prompts: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for row in rows:
-        prompts.setdefault((str(row["prompt_set"]), str(row["prompt_id"])), []).append(row)
-    if not prompts:
-        return "<p>No images yet.</p>"
-    categories = sorted({str(r.get("category")) for r in rows if r.get("category")})
-    options = "".join(f"<option>{escape(c)}</option>" for c in categories)
-    lines = [
-        "<div class=filters><input id=filter type=search placeholder='filter prompts…' "
-        "aria-label='filter prompts'>"
-        f"<select id=category aria-label=category><option value=''>all categories</option>"
-        f"{options}</select><span id=shown></span></div>",
-        "<div class=scroll><table class=grid><thead><tr><th>prompt</th>",
-        "".join(f"<th>{escape(n)}</th>" for n in names),
-        "</tr></thead><tbody>",
-    ]
-    for (prompt_set, prompt_id), group in prompts.items():
-        first = group[0]
-        category = first.get("category")
-        search = " ".join(_text(v) for v in (prompt_set, prompt_id, category, first["prompt"]))
-        lines.append(
-            f'<tr data-search="{escape(search.lower())}" '
-            f'data-category="{escape(_text(category) if category else "")}"><th class=prompt>'
-            f"<p>{escape(_text(first['prompt']))}</p><small>{escape(prompt_set)} · "
-            f"{escape(prompt_id)}{' · ' + escape(str(category)) if category else ''}</small></th>"
-        )
-        for name in names:
-            cell = sorted(
-                (r for r in group if r["model"] == name), key=lambda r: _text(r.get("seed"))
-            )
-            figures = [_figure(r, results_dir, out_dir) for r in cell]
-            lines.append(f"<td>{''.join(figures) or '<span class=muted>not run yet</span>'}</td>")
-        lines.append("</tr>")
-    lines.append("</tbody></table></div>")
-    return "".join(lines)
-
-
-def _figure(row: Mapping[str, Any], results_dir: Path, out_dir: Path) -> str:
-    seed = f"seed {_text(row.get('seed'))}"
-    if row["status"] == "failed":
-        reason = escape(_text(row.get("error") or "no reason recorded"))
-        return (
-            f"<figure class=failed><div>failed</div><figcaption>{escape(seed)}<br>{reason}"
-            "</figcaption></figure>"
-        )
-    href = image_href(results_dir, out_dir, row.get("image_path"))
-    size = f"{_text(row.get('width'))}×{_text(row.get('height'))}, {_text(row.get('steps'))} steps"
-    if href is None:
-        missing = escape(_text(row.get("image_path")))
-        picture = f"<div class=missing>image missing<br><small>{missing}</small></div>"
-    else:
-        picture = (
-            f'<a href="{escape(href)}"><img src="{escape(href)}" loading=lazy '
-            f'alt="{escape(_text(row["prompt"]))}" title="{escape(size)}"></a>'
-        )
-    caption = (
-        f"{escape(seed)} · CLIP {escape(format_number(row.get('clip_score'), 1))} · "
-        f"aes {escape(format_number(row.get('aesthetic_score'), 2))} · "
-        f"{escape(format_seconds(row.get('latency_s')))}"
-    )
-    return f"<figure>{picture}<figcaption>{caption}</figcaption></figure>"
 
 
 def _text(value: Any) -> str:

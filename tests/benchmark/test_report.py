@@ -270,7 +270,7 @@ def test_a_run_with_no_rows_yet(results: Path) -> None:
 def test_html_has_summary_charts_and_a_grid_row_per_prompt(results: Path) -> None:
     paths = _write(results, _sample_rows(results))
     page = _parse(paths["html"])
-    assert len(page.all("svg")) == 6
+    assert len(page.all("svg")) == 7
     grid_rows = [a for a in page.all("tr") if "data-search" in a]
     assert len(grid_rows) == 3
     assert {a["data-category"] for a in grid_rows} == {"animals", "text rendering", ""}
@@ -369,3 +369,21 @@ def test_chart_ticks_stay_distinct_on_a_narrow_range(results: Path) -> None:
     assert len(set(ticks)) == len(ticks), ticks
     direct = strip_chart("narrow", [Series("m", "#000", values)])
     assert len(set(re.findall(r'class="tick">([^<]*)<', direct))) >= 2
+
+
+def test_grid_marks_the_best_model_per_prompt(results: Path) -> None:
+    rows = [
+        _row(prompt_id="p1", model="model-a", clip_score=30.0),
+        _row(prompt_id="p1", model="model-b", clip_score=20.0),
+        _row(prompt_id="p2", model="model-a", clip_score=25.0),  # alone: nothing to beat
+        _row(prompt_id="p3", model="model-a", clip_score=22.0),
+        _row(prompt_id="p3", model="model-b", clip_score=22.0),  # a tie marks nothing
+    ]
+    page = _parse(_write(results, rows)["html"])
+    marked = [attrs for attrs in page.all("td") if attrs.get("class") == "top"]
+    assert len(marked) == 1
+    raw = _write(results, rows)["html"].read_text(encoding="utf-8")
+    p1_row = raw[raw.index('data-search="set one p1') : raw.index('data-search="set one p2')]
+    cells = p1_row.split("<td")[1:]
+    assert cells[0].startswith(" class=top")  # model-a's cell, the first model column
+    assert "Quality against speed" in raw

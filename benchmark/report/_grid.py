@@ -1,0 +1,127 @@
+"""The image grid of report.html: one row per prompt, one column per model.
+
+Images are linked by paths relative to the report's folder; every piece of run data
+is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from benchmark.report._format import format_number, format_seconds
+
+__all__ = ["image_href", "render_grid"]
+
+
+def image_href(results_dir: Path, out_dir: Path, image_path: str | None) -> str | None:
+    """The URL of ``results_dir/image_path`` relative to ``out_dir``; None if no such file."""
+    if not image_path:
+        return None
+    target = Path(results_dir) / image_path
+    if not target.is_file():
+        return None
+    relative = os.path.relpath(target.resolve(), Path(out_dir).resolve())
+    return quote(Path(relative).as_posix())
+
+
+def render_grid(
+    rows: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    *,
+    results_dir: Path,
+    out_dir: Path,
+) -> str:
+    """The grid as HTML: a filter box, then a table with a row per (prompt set, prompt id).
+
+    Each cell holds one figure per seed (image, or the failure reason) for one of
+    ``names``; the model with the highest mean CLIP score on a prompt gets a marked
+    cell when at least two models were scored on it.
+    """
+    prompts: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        prompts.setdefault((str(row["prompt_set"]), str(row["prompt_id"])), []).append(row)
+    if not prompts:
+        return "<p>No images yet.</p>"
+    categories = sorted({str(r.get("category")) for r in rows if r.get("category")})
+    options = "".join(f"<option>{escape(c)}</option>" for c in categories)
+    lines = [
+        "<div class=filters><input id=filter type=search placeholder='filter prompts…' "
+        "aria-label='filter prompts'>"
+        f"<select id=category aria-label=category><option value=''>all categories</option>"
+        f"{options}</select><span id=shown></span></div>",
+        "<div class=scroll><table class=grid><thead><tr><th>prompt</th>",
+        "".join(f"<th>{escape(n)}</th>" for n in names),
+        "</tr></thead><tbody>",
+    ]
+    for (prompt_set, prompt_id), group in prompts.items():
+        first = group[0]
+        category = first.get("category")
+        search = " ".join(_text(v) for v in (prompt_set, prompt_id, category, first["prompt"]))
+        lines.append(
+            f'<tr data-search="{escape(search.lower())}" '
+            f'data-category="{escape(_text(category) if category else "")}"><th class=prompt>'
+            f"<p>{escape(_text(first['prompt']))}</p><small>{escape(prompt_set)} · "
+            f"{escape(prompt_id)}{' · ' + escape(str(category)) if category else ''}</small></th>"
+        )
+        best = _best_model(group)
+        for name in names:
+            cell = sorted(
+                (r for r in group if r["model"] == name), key=lambda r: _text(r.get("seed"))
+            )
+            figures = "".join(_figure(r, results_dir, out_dir) for r in cell)
+            marked = ' class=top title="highest mean CLIP score on this prompt"'
+            lines.append(
+                f"<td{marked if name == best else ''}>"
+                f"{figures or '<span class=muted>not run yet</span>'}</td>"
+            )
+        lines.append("</tr>")
+    lines.append("</tbody></table></div>")
+    return "".join(lines)
+
+
+def _best_model(group: Sequence[Mapping[str, Any]]) -> str | None:
+    # Ties and single-model prompts mark nothing: a marker must mean "beat the others".
+    scores: dict[str, list[float]] = {}
+    for row in group:
+        value = row.get("clip_score")
+        if row["status"] == "ok" and isinstance(value, int | float):
+            scores.setdefault(str(row["model"]), []).append(float(value))
+    if len(scores) < 2:
+        return None
+    means = sorted(((sum(v) / len(v), name) for name, v in scores.items()), reverse=True)
+    return None if means[0][0] == means[1][0] else means[0][1]
+
+
+def _figure(row: Mapping[str, Any], results_dir: Path, out_dir: Path) -> str:
+    seed = f"seed {_text(row.get('seed'))}"
+    if row["status"] == "failed":
+        reason = escape(_text(row.get("error") or "no reason recorded"))
+        return (
+            f"<figure class=failed><div>failed</div><figcaption>{escape(seed)}<br>{reason}"
+            "</figcaption></figure>"
+        )
+    href = image_href(results_dir, out_dir, row.get("image_path"))
+    size = f"{_text(row.get('width'))}×{_text(row.get('height'))}, {_text(row.get('steps'))} steps"
+    if href is None:
+        missing = escape(_text(row.get("image_path")))
+        picture = f"<div class=missing>image missing<br><small>{missing}</small></div>"
+    else:
+        picture = (
+            f'<a href="{escape(href)}"><img src="{escape(href)}" loading=lazy '
+            f'alt="{escape(_text(row["prompt"]))}" title="{escape(size)}"></a>'
+        )
+    caption = (
+        f"{escape(seed)} · CLIP {escape(format_number(row.get('clip_score'), 1))} · "
+        f"aes {escape(format_number(row.get('aesthetic_score'), 2))} · "
+        f"{escape(format_seconds(row.get('latency_s')))}"
+    )
+    return f"<figure>{picture}<figcaption>{caption}</figcaption></figure>"
+
+
+def _text(value: Any) -> str:
+    return "–" if value is None else str(value)
