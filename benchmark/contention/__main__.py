@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import signal
 import sys
+import tempfile
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmark.contention._config import (
@@ -16,8 +21,9 @@ from benchmark.contention._config import (
     ContentionConfig,
 )
 from benchmark.contention._orchestrate import run_contention
+from benchmark.contention._poll import measure_hot_paths
 from benchmark.contention._procs import RoleError
-from benchmark.contention._report import append_report, format_report
+from benchmark.contention._report import append_report, format_hot_paths, format_report
 
 #: ``--quick``: every scenario and every code path, in well under a minute on 2 CPU cores.
 QUICK = {"seconds": 3.0, "interval": 1.0, "steps": 4, "poll_seconds": 1.0, "poll_readers": 2,
@@ -78,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hot-path measurement window (5)")
     p.add_argument("--flush-images", type=int, default=None,
                    help="images per flush policy in the CUDA flush measurement (8)")
+    p.add_argument("--hot-paths-only", action="store_true",
+                   help="measure only the lease's hot paths and the status poll (seconds)")
     p.add_argument("--quick", action="store_true",
                    help="a short smoke run of every scenario (~1 minute)")
     p.add_argument("--output", type=Path, default=Path("docs/performance.md"),
@@ -131,12 +139,32 @@ def main(argv: list[str] | None = None) -> int:
     def progress(line: str) -> None:
         print(f"[{time.monotonic() - started:6.1f} s] {line}", file=sys.stderr, flush=True)
 
+    if args.hot_paths_only:
+        return _hot_paths_only(config, args, progress)
     try:
         report = run_contention(config, progress, argv if argv is not None else sys.argv[1:])
     except RoleError as exc:
         print(f"benchmark.contention: {exc}", file=sys.stderr)
         return 1
     text = format_report(report)
+    print(text)
+    if not args.no_append:
+        append_report(text, args.output)
+        progress(f"appended to {args.output}")
+    return 0
+
+
+def _hot_paths_only(config: ContentionConfig, args: argparse.Namespace,
+                    progress: Callable[[str], None]) -> int:
+    load = os.getloadavg()
+    started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    progress(f"hot paths: {config.poll_readers} status pollers at {config.poll_rate:g}/s "
+             "while a lease cycles ...")
+    with tempfile.TemporaryDirectory(prefix="contention-hot-") as tmp:
+        hot = measure_hot_paths(Path(tmp), config.poll_readers, config.poll_rate,
+                                config.poll_seconds, repeats=500 if config.quick else 2000)
+    command = shlex.join(["python", "-m", "benchmark.contention", *sys.argv[1:]])
+    text = format_hot_paths(hot, command, started_at, load, os.cpu_count())
     print(text)
     if not args.no_append:
         append_report(text, args.output)

@@ -36,10 +36,19 @@ def status_poll(path: str | Path) -> list[dict[str, Any]]:
     return [read_status(path, device=index) for index in sorted(set(devices(path)) | {0})]
 
 
-def _poller(path: str, rate: float, start: float, end: float,
-            out: multiprocessing.queues.Queue[Any]) -> None:
+def _window_of(go: Any, start_at: Any, seconds: float, out: Any) -> tuple[float, float]:
+    # Every process reports in, then waits for the common start: spawning and importing
+    # cost CPU that must not overlap the measured window.
+    out.put(("ready", []))
+    go.wait(120)
+    start = float(start_at.value)
+    return start, start + seconds
+
+
+def _poller(path: str, rate: float, seconds: float, go: Any, start_at: Any, out: Any) -> None:
+    status_poll(path)  # warm: imports, caches
     costs: list[float] = []
-    when = start
+    when, end = _window_of(go, start_at, seconds, out)
     while when < end:
         delay = when - time.monotonic()
         if delay > 0:
@@ -51,12 +60,15 @@ def _poller(path: str, rate: float, start: float, end: float,
     out.put(("poller", costs))
 
 
-def _cycler(path: str, start: float, end: float, out: multiprocessing.queues.Queue[Any]) -> None:
+def _cycler(path: str, seconds: float, go: Any, start_at: Any, out: Any) -> None:
+    held = lease("backend", priority="high", path=path, flush="never")
+    held.acquire()  # warm: creates the lease files
+    held.release()
     cycles: list[float] = []
+    start, end = _window_of(go, start_at, seconds, out)
     delay = start - time.monotonic()
     if delay > 0:
         time.sleep(delay)
-    held = lease("backend", priority="high", path=path, flush="never")
     while time.monotonic() < end:
         t0 = time.perf_counter()
         held.acquire()
@@ -71,20 +83,25 @@ def _cycler(path: str, start: float, end: float, out: multiprocessing.queues.Que
 
 def _polled_window(path: Path, readers: int, rate: float, seconds: float
                    ) -> tuple[list[float], list[float]]:
-    """(read costs, acquire+release costs) of one window with ``readers`` pollers."""
+    """(poll costs, acquire+release costs) of one window with ``readers`` pollers."""
     ctx = multiprocessing.get_context("spawn")
     out: multiprocessing.queues.Queue[Any] = ctx.Queue()
-    # Spawned interpreters take a moment to start; the window opens for all at once.
-    start = time.monotonic() + 2.0
-    end = start + seconds
-    procs = [ctx.Process(target=_cycler, args=(str(path), start, end, out))]
-    procs += [ctx.Process(target=_poller, args=(str(path), rate, start, end, out))
+    go = ctx.Event()
+    start_at = ctx.Value("d", 0.0)
+    procs = [ctx.Process(target=_cycler, args=(str(path), seconds, go, start_at, out))]
+    procs += [ctx.Process(target=_poller, args=(str(path), rate, seconds, go, start_at, out))
               for _ in range(readers)]
     reads: list[float] = []
     cycles: list[float] = []
     try:
         for proc in procs:
             proc.start()
+        for _ in procs:
+            kind, _values = out.get(timeout=120)
+            if kind != "ready":
+                raise RuntimeError(f"hot paths: a {kind} process reported before the start")
+        start_at.value = time.monotonic() + 0.2
+        go.set()
         for _ in procs:
             kind, values = out.get(timeout=seconds + 60)
             (cycles if kind == "cycler" else reads).extend(values)

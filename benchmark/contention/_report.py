@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from benchmark.contention._orchestrate import ContentionReport
+from benchmark.contention._poll import HotPaths
 from benchmark.contention._stats import SharedComparison
 
 P99_TARGET = 1.10
@@ -42,7 +44,7 @@ def _header(report: ContentionReport) -> list[str]:
     return [
         f"## Contention: backend and runner on one device ({report.started_at})",
         "",
-        f"Command: `{report.command}`",
+        f"Command: `{report.command}` (code at {code_version()})",
         "",
         f"- Machine: {m['cores']} cores, {m.get('device', c.device)}, torch {m.get('torch')}, "
         f"Python {m['python']}; load average at start {load} (1/5/15 min).",
@@ -120,8 +122,7 @@ def _flush_table(probe: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _hot_table(report: ContentionReport) -> list[str]:
-    hot = report.hot_paths
+def _hot_table(hot: HotPaths | None) -> list[str]:
     if hot is None:
         return []
     f = hot.figures
@@ -148,10 +149,40 @@ def _hot_table(report: ContentionReport) -> list[str]:
     ]
 
 
+def code_version() -> str:
+    """The project's commit, marked ``+local changes`` when gpu_coord or benchmark differ."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                              capture_output=True, text=True, timeout=10, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "gpu_coord", "benchmark"],
+                               cwd=root, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "an unknown commit"
+    local = " +local changes" if dirty.stdout.strip() else ""
+    return f"commit {head.stdout.strip()}{local}"
+
+
+def format_hot_paths(hot: HotPaths, command: str, started_at: str,
+                     load: tuple[float, float, float], cores: int | None) -> str:
+    """A section with only the hot-path table (``--hot-paths-only``)."""
+    loads = " / ".join(f"{x:.2f}" for x in load)
+    lines = [
+        f"## Lease hot paths ({started_at})",
+        "",
+        f"Command: `{command}` (code at {code_version()})",
+        "",
+        f"- Machine: {cores} cores; load average at start {loads} (1/5/15 min).",
+        "",
+        *_hot_table(hot),
+    ]
+    return "\n".join(lines)
+
+
 def format_report(report: ContentionReport) -> str:
     """The Markdown section for one sitting: header, scenario table, flush, hot paths."""
     lines = [*_header(report), *_scenario_table(report), *_flush_table(report.flush_probe),
-             *_hot_table(report)]
+             *_hot_table(report.hot_paths)]
     return "\n".join(lines)
 
 
