@@ -55,6 +55,9 @@ def test_openai_client_round_trip(
 
             models = client.models.list()
             assert [m.id for m in models.data] == ["tiny-sd"]
+            assert client.models.retrieve("tiny-sd").id == "tiny-sd"
+            with pytest.raises(openai.NotFoundError):
+                client.models.retrieve("dall-e-3")
 
             # Errors surface as the client's typed exceptions, with our envelope parsed.
             with pytest.raises(openai.BadRequestError) as bad:
