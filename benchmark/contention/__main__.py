@@ -57,9 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tiny (CPU default) or sd15-shaped (CUDA default: SD 1.5 configs, "
                         "random weights)")
     p.add_argument("--seconds", type=float, default=None,
-                   help="measured window per scenario (default 40)")
+                   help="measured window per scenario (default 50)")
     p.add_argument("--interval", type=float, default=None,
-                   help="seconds between backend requests (default 2.5)")
+                   help="seconds between backend requests (default: 2.5 x the backend's "
+                        "image time alone, measured at start-up)")
     p.add_argument("--steps", type=int, default=None, help="denoising steps per image (20)")
     p.add_argument("--runner-steps", type=int, default=None,
                    help="the runner's steps per image (default: --steps)")
@@ -99,15 +100,15 @@ def config_from_args(args: argparse.Namespace) -> ContentionConfig:
     on_cuda = device.startswith("cuda")
     quick = QUICK if args.quick else {}
 
-    def pick(name: str, default: float | int) -> float | int:
+    def pick(name: str, default: float) -> float:
         value = getattr(args, name)
         return value if value is not None else quick.get(name, default)
 
     return ContentionConfig(
         device=device,
         pipeline=args.pipeline or ("sd15-shaped" if on_cuda else "tiny"),
-        seconds=float(pick("seconds", 40.0)),
-        interval=float(pick("interval", 2.5)),
+        seconds=float(pick("seconds", 50.0)),
+        interval=args.interval if args.interval is not None else quick.get("interval"),
         steps=int(pick("steps", 20)),
         runner_steps=args.runner_steps,
         size=args.size,

@@ -11,6 +11,7 @@ from pathlib import Path
 SHARED_SCHEMES = ("lease", "original", "none", "filelock")
 DEFAULT_SCHEMES = ("lease", "original", "none")
 PIPELINES = ("tiny", "sd15-shaped")
+AUTO_INTERVAL_FACTOR = 2.5
 FLUSH_POLICIES = ("always", "on_handoff", "never")
 
 
@@ -20,15 +21,18 @@ class ContentionConfig:
 
     ``seconds`` is the measured window of each scenario; the backend issues a
     request every ``interval`` seconds (fixed inter-arrival, open loop) and both
-    roles make ``steps``-step images. ``pin_core`` confines both role processes
+    roles make ``steps``-step images. ``interval=None`` picks
+    ``AUTO_INTERVAL_FACTOR`` times the backend's image time alone (measured at
+    start-up), so the backend keeps the device busy about 40% of the time on
+    any machine. ``pin_core`` confines both role processes
     to one CPU core (the stand-in for one GPU, so that "no coordination" really
     time-slices one device); ``None`` leaves them free.
     """
 
     device: str = "cpu"
     pipeline: str = "tiny"
-    seconds: float = 40.0
-    interval: float = 2.0
+    seconds: float = 50.0
+    interval: float | None = None
     steps: int = 20
     runner_steps: int | None = None
     size: int | None = None
@@ -61,9 +65,11 @@ class ContentionConfig:
                              f"got {self.flush!r}")
         for name in ("seconds", "interval", "poll_rate", "poll_seconds"):
             value = getattr(self, name)
+            if value is None and name == "interval":
+                continue
             if not value > 0:
                 raise ValueError(f"{name}: must be > 0 seconds (or per second), got {value!r}")
-        if self.interval > self.seconds:
+        if self.interval is not None and self.interval > self.seconds:
             raise ValueError(f"interval: {self.interval} s is longer than the window "
                              f"(seconds={self.seconds}): no request would be measured")
         for name in ("steps", "runner_steps_or_default", "flush_images"):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmark.contention._config import ContentionConfig
+from benchmark.contention._config import AUTO_INTERVAL_FACTOR, ContentionConfig
 from benchmark.contention._poll import HotPaths, measure_hot_paths
 from benchmark.contention._procs import RoleProcess, role_env
 from benchmark.contention._stats import (
@@ -43,6 +43,7 @@ class ContentionReport:
     comparisons: list[SharedComparison] = field(default_factory=list)
     flush_probe: dict[str, Any] = field(default_factory=dict)
     hot_paths: HotPaths | None = None
+    auto_interval: bool = False
     duration_seconds: float = 0.0
 
 
@@ -136,6 +137,15 @@ def run_contention(config: ContentionConfig, progress: Progress | None = None,
         folder = Path(tmp)
         backend, runner, report.roles = _start_roles(config, say)
         try:
+            if config.interval is None:
+                image = report.roles["backend"]["step_seconds"] * config.steps
+                interval = round(max(0.05, AUTO_INTERVAL_FACTOR * image), 2)
+                config = ContentionConfig(**{**config.__dict__, "interval": interval})
+                report.config = config
+                report.auto_interval = True
+                say(f"request interval {interval:g} s ({AUTO_INTERVAL_FACTOR:g} x the backend's "
+                    f"{image:.2f} s image alone)")
+            config.check()
             if pin is not None:
                 for worker in (backend, runner):
                     worker.ask({"cmd": "pin", "cores": [pin]}, 30)

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from benchmark.contention._config import AUTO_INTERVAL_FACTOR
 from benchmark.contention._orchestrate import ContentionReport
 from benchmark.contention._poll import HotPaths
 from benchmark.contention._stats import SharedComparison
@@ -41,6 +42,8 @@ def _header(report: ContentionReport) -> list[str]:
     steps = f"{c.steps}" + ("" if c.runner_steps is None else f" (runner {c.runner_steps})")
     size = f"{c.size}x{c.size}" if c.size else "the pipeline's native size"
     b, r = report.roles["backend"], report.roles["runner"]
+    auto = (f" ({AUTO_INTERVAL_FACTOR:g} x the backend's image time alone)"
+            if report.auto_interval else "")
     return [
         f"## Contention: backend and runner on one device ({report.started_at})",
         "",
@@ -49,7 +52,8 @@ def _header(report: ContentionReport) -> list[str]:
         f"- Machine: {m['cores']} cores, {m.get('device', c.device)}, torch {m.get('torch')}, "
         f"Python {m['python']}; load average at start {load} (1/5/15 min).",
         f"- Parameters: pipeline `{c.pipeline}` on `{c.device}`, {c.seconds:g} s window per "
-        f"scenario, a backend request every {c.interval:g} s (fixed inter-arrival, open loop), "
+        f"scenario, a backend request every {c.interval or 0:g} s{auto} (fixed inter-arrival, "
+        "open loop), "
         f"{steps} steps per image at {size}, guidance {c.guidance:g}, flush `{c.flush}`, "
         f"backend max_wait {c.max_wait} s; {pin}.",
         f"- One step alone: backend {_ms(b['step_seconds'])} ms, runner "
