@@ -20,8 +20,8 @@ def test_timeout_is_recorded_and_the_run_goes_on(
 ) -> None:
     (bench_dirs["data"] / "p.txt").write_text("a cat\na dog\n")
     models = [
-        # 1000 steps at 256x256 take far longer than the 1.5 s this model is allowed.
-        model_table("slow", tiny_models.pipeline, steps=1000, width=256, height=256, timeout_s=1.5),
+        # 500 steps at 256x256 take far longer than the 1.5 s this model is allowed.
+        model_table("slow", tiny_models.pipeline, steps=500, width=256, height=256, timeout_s=1.5),
         model_table("fine", tiny_models.pipeline),
     ]
     config = load_config(write_config(tmp_path / "b.toml", tiny_models, models, score=False))
