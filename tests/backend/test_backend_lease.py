@@ -192,3 +192,31 @@ def test_readyz_is_503_while_the_model_cannot_get_the_gpu(
             holder.kill()
             wait_for(lambda: c.get("/readyz").status_code == 200, 120, "the model to load")
             assert c.post(ROUTE, json={"prompt": "x", "num_inference_steps": 1}).status_code == 200
+
+
+def test_gpu_status_survives_a_garbage_record(client: TestClient, coord_path: Path) -> None:
+    coord_path.parent.mkdir(parents=True, exist_ok=True)
+    coord_path.write_bytes(b'{"busy": tru\x00\xff')
+    resp = client.get("/gpu-status")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["busy"] is False
+    assert body["owner"] is None
+    assert body["reason"]
+
+
+def test_gpu_status_lists_every_device(
+    client: TestClient,
+    coord_path: Path,
+    child: Callable[..., Any],
+    subprocess_env: Callable[..., dict[str, str]],
+) -> None:
+    with child([*HOLD, "--priority", "low", "--device", "1"], subprocess_env(coord_path)) as h:
+        h.wait_event("granted")
+        body = client.get("/gpu-status").json()
+        assert body["gpu"] == 0  # the backend's own device at the top level
+        assert body["busy"] is False
+        by_index = {d["gpu"]: d for d in body["devices"]}
+        assert set(by_index) == {0, 1}
+        assert by_index[1]["busy"] is True
+        assert by_index[1]["owner"] == "bench-holder"
