@@ -23,14 +23,8 @@ from benchmark.config import (
     load_config,
 )
 from benchmark.prompts import Prompt, PromptSet, PromptSetError, load_prompt_set, load_prompt_sets
-from benchmark.runner import (
-    ResultsDirError,
-    RunnerBusyError,
-    RunSummary,
-    ensure_results_dir,
-    run_benchmark,
-    write_run_report,
-)
+from benchmark.results import ResultsDirError, RunnerBusyError, ensure_results_dir
+from benchmark.runner import RunSummary, run_benchmark, write_run_report
 from benchmark.store import ResultsStore
 from benchmark.watch import watch
 

@@ -21,13 +21,8 @@ from types import FrameType
 from benchmark.config import ConfigError, load_config
 from benchmark.logs import setup_logging
 from benchmark.prompts import load_prompt_sets
-from benchmark.runner import (
-    ResultsDirError,
-    RunnerBusyError,
-    default_paths,
-    run_benchmark,
-    write_run_report,
-)
+from benchmark.results import ResultsDirError, RunnerBusyError, default_paths
+from benchmark.runner import run_benchmark, write_run_report
 from benchmark.store import DB_NAME, ResultsStore
 
 log = logging.getLogger("benchmark")

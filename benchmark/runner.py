@@ -10,74 +10,24 @@ its row being written) is finished by simply starting it again.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from benchmark.config import BenchmarkConfig, ModelSpec
 from benchmark.progress import Progress
 from benchmark.prompts import Prompt, PromptSet, load_prompt_sets
+from benchmark.results import (
+    ensure_results_dir,
+    exclusive,
+    image_relpath,
+    remove_stale_temp_files,
+)
 from benchmark.store import DB_NAME, ItemKey, ResultsStore
 from benchmark.supervisor import ModelWorker, WorkerLoadError
 from benchmark.worker import Task, WorkerJob
 
 log = logging.getLogger("benchmark")
-
-
-class ResultsDirError(PermissionError):
-    """The results folder cannot be created or written; the message names the path."""
-
-
-class RunnerBusyError(RuntimeError):
-    """Another runner is working in the same results folder."""
-
-
-@contextmanager
-def _exclusive(results_dir: Path) -> Iterator[None]:
-    # Two runners on one results folder would make the same images twice and race
-    # on their files; the lock is a kernel flock, so a killed runner never leaves it held.
-    lock = FileLock(results_dir / ".runner.lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise RunnerBusyError(
-            f"another benchmark runner is using {results_dir} (lock {lock.lock_file})"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _remove_stale_temp_files(results_dir: Path) -> None:
-    # A worker killed while writing leaves its hidden temp file; the image itself is
-    # made again because it has no row.
-    for stale in (results_dir / "images").glob("**/.*.tmp.png"):
-        stale.unlink(missing_ok=True)
-
-
-def ensure_results_dir(results_dir: Path) -> Path:
-    """Create ``results_dir`` (and its ``images``/``reports`` folders) and prove it writable.
-
-    Raises :class:`ResultsDirError` naming the path at fault, before any work starts.
-    """
-    results_dir = Path(results_dir)
-    for folder in (results_dir, results_dir / "images", results_dir / "reports"):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-                pass
-        except OSError as exc:
-            raise ResultsDirError(
-                f"results folder {folder} is not writable: {exc.strerror or exc}"
-            ) from exc
-    return results_dir
 
 
 @dataclass
@@ -101,17 +51,6 @@ class RunSummary:
     failed: int = 0
     set_errors: list[str] = field(default_factory=list)
     reports: dict[str, Path] | None = None
-
-
-def image_relpath(pset: PromptSet, model: ModelSpec, prompt: Prompt, seed: int) -> str:
-    """Where an image goes, relative to the results folder.
-
-    ``images/<prompt set>/<model>/<prompt id>-seed<seed>-<set hash>-<model hash>.png``:
-    the hashes keep an edited prompt set or a re-tuned model from overwriting
-    the images of the earlier version.
-    """
-    name = f"{prompt.id}-seed{seed}-{pset.content_hash[:8]}-{model.fingerprint[:8]}.png"
-    return f"images/{pset.name}/{model.name}/{name}"
 
 
 def _plan(
@@ -284,8 +223,8 @@ def run_benchmark(
     if not sets:
         log.warning("no usable prompt sets in %s: nothing to run", data_dir)
         return summary
-    with _exclusive(results_dir), ResultsStore(results_dir / DB_NAME) as store:
-        _remove_stale_temp_files(results_dir)
+    with exclusive(results_dir), ResultsStore(results_dir / DB_NAME) as store:
+        remove_stale_temp_files(results_dir)
         for pset in sets:
             store.remember_prompt_set(
                 content_hash=pset.content_hash,
@@ -328,12 +267,3 @@ def run_benchmark(
             except Exception:  # the results are safe in the database; say so and go on
                 log.exception("writing the report of run %s failed", run_id)
     return summary
-
-
-def default_paths() -> tuple[Path, Path, Path]:
-    """(config, data folder, results folder) from the environment or their defaults."""
-    return (
-        Path(os.environ.get("BENCHMARK_CONFIG") or "research/benchmark.toml"),
-        Path(os.environ.get("BENCHMARK_DATA_DIR") or "research/data"),
-        Path(os.environ.get("BENCHMARK_RESULTS_DIR") or "research/benchmark_results"),
-    )

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from benchmark.config import ConfigError, load_config
 from benchmark.prompts import candidate_files
-from benchmark.runner import ResultsDirError, RunnerBusyError, ensure_results_dir, run_benchmark
+from benchmark.results import ResultsDirError, RunnerBusyError, ensure_results_dir
+from benchmark.runner import run_benchmark
 
 log = logging.getLogger("benchmark.watch")
 

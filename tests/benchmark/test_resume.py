@@ -11,7 +11,8 @@ import pytest
 from conftest import db_rows, model_table, runner_env, runner_process, wait_for, write_config
 
 from benchmark import ResultsStore, load_config, load_prompt_set
-from benchmark.runner import _plan, image_relpath
+from benchmark.results import image_relpath
+from benchmark.runner import _plan
 from benchmark.store import ItemKey
 
 

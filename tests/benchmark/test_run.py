@@ -12,7 +12,7 @@ from PIL import Image
 
 from benchmark import ResultsDirError, RunnerBusyError, load_config, run_benchmark
 from benchmark.cli import main
-from benchmark.runner import _exclusive
+from benchmark.results import exclusive
 
 
 @pytest.mark.slow
@@ -129,7 +129,7 @@ def test_second_runner_on_the_same_folder_is_refused(
         tmp_path / "b.toml", tiny_models, [model_table("tiny", tiny_models.pipeline)]
     )
     bench_dirs["results"].mkdir()
-    with _exclusive(bench_dirs["results"]), pytest.raises(RunnerBusyError, match="another"):
+    with exclusive(bench_dirs["results"]), pytest.raises(RunnerBusyError, match="another"):
         run_benchmark(
             load_config(config_path),
             data_dir=bench_dirs["data"],
