@@ -62,8 +62,12 @@ def require_api_key(request: Request, settings: SettingsDep) -> None:
 ApiKeyDep = Annotated[None, Depends(require_api_key)]
 
 
-def require_ready(services: ServicesDep) -> ModelRuntime:
-    """The runtime, once the model is loaded; 503 before that."""
+def require_ready(services: Services) -> ModelRuntime:
+    """The runtime, once the model is loaded; 503 (``NotReady``) before that or after a failure.
+
+    Called by the generation route after validating the body, so bad input is reported as
+    such even while the model loads.
+    """
     runtime = services.runtime
     if runtime.state is ModelState.FAILED:
         raise NotReady(f"the model failed to load: {runtime.error}")
@@ -72,6 +76,3 @@ def require_ready(services: ServicesDep) -> ModelRuntime:
             f"the model {services.settings.model!r} is still loading", headers={"Retry-After": "5"}
         )
     return runtime
-
-
-ReadyDep = Annotated[ModelRuntime, Depends(require_ready)]
