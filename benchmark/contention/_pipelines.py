@@ -112,16 +112,20 @@ def build_sd15_shaped(device: str, dtype: str | None = None, seed: int = 0) -> L
     # Create the weights where they will live: a random init of 1.07 B parameters
     # takes half a minute on one CPU thread and a moment on the GPU.
     with torch.device(device):
-        pipe: Any = StableDiffusionPipeline(
-            vae=AutoencoderKL(**SD15_VAE),
-            text_encoder=CLIPTextModel(CLIPTextConfig(**SD15_TEXT)),
-            tokenizer=_byte_tokenizer(),
-            unet=UNet2DConditionModel(**SD15_UNET),
-            scheduler=DDIMScheduler(**SD15_SCHEDULER),
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
-        )
+        unet = UNet2DConditionModel(**SD15_UNET)
+        vae = AutoencoderKL(**SD15_VAE)
+        text_encoder = CLIPTextModel(CLIPTextConfig(**SD15_TEXT))
+    # The scheduler's tables stay on the CPU, as from_pretrained would leave them.
+    pipe: Any = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=_byte_tokenizer(),
+        unet=unet,
+        scheduler=DDIMScheduler(**SD15_SCHEDULER),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     # diffusers logs a notice on casting a model built in code (there is no checkpoint
     # dtype to honour here); keep the benchmark's output to its own lines.
     verbosity = diffusers_logging.get_verbosity()

@@ -179,3 +179,25 @@ def test_a_failing_role_is_reported_with_its_log_and_reaped(tmp_path: Path) -> N
         role.close()
     with pytest.raises(ProcessLookupError):
         os.kill(role.pid, 0)
+
+
+def test_sd15_shaped_components_have_the_sd15_sizes() -> None:
+    # Built on the meta device: shapes without memory or init time. The reference
+    # sizes are Stable Diffusion 1.5's published parameter counts.
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from benchmark.contention._pipelines import SD15_TEXT, SD15_UNET, SD15_VAE
+
+    def millions(module: torch.nn.Module) -> float:
+        return sum(p.numel() for p in module.parameters()) / 1e6
+
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**SD15_UNET)
+        vae = AutoencoderKL(**SD15_VAE)
+        text = CLIPTextModel(CLIPTextConfig(**SD15_TEXT))
+    assert millions(unet) == pytest.approx(859.52, rel=1e-3)
+    assert millions(vae) == pytest.approx(83.65, rel=1e-3)
+    assert millions(text) == pytest.approx(123.06, rel=1e-3)
+    assert unet.config.sample_size * 8 == 512
