@@ -44,6 +44,7 @@ class ContentionReport:
     flush_probe: dict[str, Any] = field(default_factory=dict)
     hot_paths: HotPaths | None = None
     auto_interval: bool = False
+    load_average_end: tuple[float, float, float] | None = None
     duration_seconds: float = 0.0
 
 
@@ -192,6 +193,7 @@ def run_contention(config: ContentionConfig, progress: Progress | None = None,
     report.machine.update(device=report.roles["runner"]["device_name"],
                           torch=report.roles["runner"]["torch"])
     report.duration_seconds = time.monotonic() - began
+    report.load_average_end = os.getloadavg()
     return report
 
 

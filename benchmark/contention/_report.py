@@ -36,6 +36,8 @@ def _row(cells: list[str]) -> str:
 def _header(report: ContentionReport) -> list[str]:
     c, m = report.config, report.machine
     load = " / ".join(f"{x:.2f}" for x in report.load_average)
+    if report.load_average_end is not None:
+        load += ", at the end " + " / ".join(f"{x:.2f}" for x in report.load_average_end)
     pin = (f"both roles pinned to CPU {c.pin_core} with 1 OpenMP thread each: one core stands "
            "in for the one GPU, so \"no coordination\" time-slices it as a GPU would"
            if c.pin_core is not None else "roles not pinned to a core (1 OpenMP thread each)")
