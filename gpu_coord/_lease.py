@@ -100,6 +100,7 @@ class Lease:
         self._state_fd: int | None = None
         self._record_fd: int | None = None
         self._fd_pid = os.getpid()
+        self._record_size = 0
         # Descriptors stay open between acquisitions (reopening cost more than the
         # whole grant); they close with the handle.
         self._finalizer = weakref.finalize(self, _close_all, self.__dict__)
@@ -321,29 +322,31 @@ class Lease:
 
     # ------------------------------------------------------------ bookkeeping
 
-    def _state(self) -> tuple[int, int]:
+    def _state(self, *, check: bool) -> tuple[int, int]:
         if self._state_fd is None:
             self._state_fd = checkout(self._files.state_lock, open_lock)
         if self._record_fd is None:
             self._record_fd = checkout(self._files.record, open_record)
-        if not _same_file(self._record_fd, self._files.record):
-            # Someone removed or replaced the record: write (and so repair) the one at the path.
-            close(self._record_fd)
-            self._record_fd = track(open_record(self._files.record))
+        if check:
+            size = _size_if_same(self._record_fd, self._files.record)
+            if size is None:
+                # Someone removed or replaced the record: write (so repair) the one at the path.
+                close(self._record_fd)
+                self._record_fd = track(open_record(self._files.record))
+                size = os.fstat(self._record_fd).st_size
+            self._record_size = size
         return self._state_fd, self._record_fd
 
     def _grant(self) -> None:
-        state_fd, record_fd = self._state()
+        state_fd, record_fd = self._state(check=True)
         lock(state_fd, EX)
         try:
             counter, last = read_state(state_fd)
             self.generation = counter + 1
             write_generation(state_fd, self.generation)
             if not self.forced:
-                write_record(
-                    record_fd,
-                    busy_record(self.device, self.owner, self.priority, self.generation, last),
-                )
+                data = busy_record(self.device, self.owner, self.priority, self.generation, last)
+                self._record_size = write_record(record_fd, data, self._record_size)
         finally:
             unlock(state_fd)
         self._since = time.monotonic()
@@ -351,13 +354,13 @@ class Lease:
     def _give_gpu(self, *, handoff: bool) -> None:
         """Record the release, flush, unlock gpu (priority stays as it is)."""
         held = time.monotonic() - self._since
-        state_fd, record_fd = self._state()
+        state_fd, record_fd = self._state(check=False)
+        generation = self.generation or 0
         lock(state_fd, EX)
         try:
-            counter, _ = read_state(state_fd)
-            last = release_entry(self.owner, held, self.generation)
+            last = release_entry(self.owner, held, generation)
             write_last_release(state_fd, last)
-            write_record(record_fd, free_record(self.device, counter, last))
+            write_record(record_fd, free_record(self.device, generation, last), self._record_size)
         finally:
             unlock(state_fd)
         if self.flush == "always" or (self.flush == "on_handoff" and (handoff or self._waited())):
@@ -400,12 +403,15 @@ class Lease:
             setattr(self, name, None)
 
 
-def _same_file(fd: int, path: Path) -> bool:
+def _size_if_same(fd: int, path: Path) -> int | None:
+    """The file's size when ``fd`` is still the file at ``path``, else None."""
     try:
         on_disk, open_one = path.stat(), os.fstat(fd)
     except OSError:
-        return False
-    return (on_disk.st_ino, on_disk.st_dev) == (open_one.st_ino, open_one.st_dev)
+        return None
+    if (on_disk.st_ino, on_disk.st_dev) != (open_one.st_ino, open_one.st_dev):
+        return None
+    return open_one.st_size
 
 
 def _close_all(attributes: dict[str, object]) -> None:

@@ -175,17 +175,22 @@ def release_entry(owner: str, held_seconds: float, generation: int | None) -> by
     ).encode()
 
 
-def overwrite(fd: int, data: bytes, offset: int = 0) -> None:
-    """Write ``data`` at ``offset``, padded with spaces over any longer old content."""
-    size = os.fstat(fd).st_size
+def overwrite(fd: int, data: bytes, offset: int = 0, size: int | None = None) -> int:
+    """Write ``data`` at ``offset``, padded with spaces over any longer old content.
+
+    ``size`` is the file's current size when the caller knows it; returns the new size.
+    """
+    if size is None:
+        size = os.fstat(fd).st_size
     if size > offset + len(data):
         data += b" " * (size - offset - len(data))
     os.pwrite(fd, data, offset)
+    return max(size, offset + len(data))
 
 
-def write_record(fd: int, data: bytes) -> None:
+def write_record(fd: int, data: bytes, size: int | None = None) -> int:
     """Overwrite the record in place (caller holds the state lock exclusively)."""
-    overwrite(fd, data)
+    return overwrite(fd, data, 0, size)
 
 
 # The state file (state.lock) holds the truth the record only shows: the
