@@ -32,6 +32,7 @@ import pytest
 from PIL import Image
 from stack_compose import COMPOSE_FILE, Stack, free_port
 from stack_engine import (
+    BASE_IMAGE,
     ENABLE_HINT,
     ROOT,
     compose_command,
@@ -69,7 +70,7 @@ def _require_or_skip() -> list[str]:
         if mode == "required":
             pytest.fail("a Docker engine answers but no compose command exists")
         pytest.skip(f"no docker compose / docker-compose command: {ENABLE_HINT}")
-    if mode != "required" and os.geteuid() != 0 and not image_exists("gpu-share-base:bookworm"):
+    if mode != "required" and os.geteuid() != 0 and not image_exists(BASE_IMAGE):
         pytest.skip(
             "the local base image is missing and building it needs root: "
             "sudo scripts/docker/build-base-image.sh"
@@ -79,6 +80,7 @@ def _require_or_skip() -> list[str]:
 
 def _research_copy(dest: Path) -> Path:
     """research/ without its data, results and models, plus freshly built tiny models."""
+    progress(f"copying research/ to {dest} and building the tiny models there")
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(
         ROOT / "research",
