@@ -4,7 +4,8 @@ Both have the shape of :class:`gpu_coord.Lease` (context manager, ``acquire`` /
 ``release`` / ``checkpoint``, ``owner``, ``priority``, ``generation``, ``forced``,
 ``wait_seconds``, ``yields``, ``held``) so benchmarks can swap schemes, but
 ``checkpoint()`` never yields and ``priority`` is recorded, not honoured:
-neither baseline has priority. Not part of the public API.
+neither baseline has priority. ``timeout`` raises :class:`gpu_coord.LeaseTimeout`.
+Not part of the public API.
 
 * :class:`OriginalLease`: the system's original sketch. A JSON lease file per
   image, created with ``O_EXCL``; a waiter polls it with ``sleep(poll_interval)``
@@ -26,6 +27,7 @@ from types import TracebackType
 
 import filelock
 
+from ._errors import LeaseTimeout
 from ._paths import record_path
 from ._record import utc_now
 from ._validate import PRIORITIES, check_choice, check_owner, check_seconds
@@ -35,9 +37,10 @@ ORIGINAL_CALM_PAUSE = 0.5
 
 
 class _Baseline:
-    def __init__(self, owner: str, priority: str) -> None:
+    def __init__(self, owner: str, priority: str, timeout: float | None) -> None:
         self.owner = check_owner(owner)
         self.priority = check_choice("priority", priority, PRIORITIES)
+        self.timeout = check_seconds("timeout", timeout, optional=True)
         self.generation: int | None = None
         self.forced = False
         self.wait_seconds = 0.0
@@ -54,7 +57,10 @@ class _Baseline:
 
     def acquire(self) -> _Baseline:
         start = time.monotonic()
-        self._take()
+        deadline = None if self.timeout is None else start + self.timeout
+        if not self._take(deadline):
+            raise LeaseTimeout(f"{type(self).__name__} for {self.owner!r}: not granted within "
+                               f"{self.timeout} s")
         self.wait_seconds += time.monotonic() - start
         self._held = True
         return self
@@ -64,7 +70,7 @@ class _Baseline:
             self._held = False
             self._give()
 
-    def _take(self) -> None:
+    def _take(self, deadline: float | None) -> bool:
         raise NotImplementedError
 
     def _give(self) -> None:
@@ -93,13 +99,14 @@ class OriginalLease(_Baseline):
         path: str | os.PathLike[str] | None = None,
         poll_interval: float = ORIGINAL_POLL_INTERVAL,
         calm_pause: float = ORIGINAL_CALM_PAUSE,
+        timeout: float | None = None,
     ) -> None:
-        super().__init__(owner, priority)
+        super().__init__(owner, priority, timeout)
         self.file = record_path(path).with_name("original-lease.json")
         self.poll_interval = check_seconds("poll_interval", poll_interval) or 0.0
         self.calm_pause = check_seconds("calm_pause", calm_pause) or 0.0
 
-    def _take(self) -> None:
+    def _take(self, deadline: float | None) -> bool:
         self.file.parent.mkdir(parents=True, exist_ok=True)
         body = json.dumps({"owner": self.owner, "pid": os.getpid(), "host": socket.gethostname(),
                            "since": utc_now(), "priority": self.priority}).encode()
@@ -111,13 +118,15 @@ class OriginalLease(_Baseline):
                     with contextlib.suppress(FileNotFoundError):
                         self.file.unlink()
                     continue
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
                 time.sleep(self.poll_interval)
                 continue
             try:
                 os.write(fd, body)
             finally:
                 os.close(fd)
-            return
+            return True
 
     def _holder_dead(self) -> bool:
         try:
@@ -146,15 +155,25 @@ class FileLockLease(_Baseline):
     """A plain ``filelock.FileLock`` beside the record, with its default settings."""
 
     def __init__(
-        self, owner: str, *, priority: str = "low", path: str | os.PathLike[str] | None = None
+        self,
+        owner: str,
+        *,
+        priority: str = "low",
+        path: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
     ) -> None:
-        super().__init__(owner, priority)
+        super().__init__(owner, priority, timeout)
         self.file = record_path(path).with_name("plain.filelock")
         self._lock = filelock.FileLock(self.file)
 
-    def _take(self) -> None:
+    def _take(self, deadline: float | None) -> bool:
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        self._lock.acquire()
+        wait = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            self._lock.acquire(timeout=wait)
+        except filelock.Timeout:
+            return False
+        return True
 
     def _give(self) -> None:
         self._lock.release()
@@ -164,12 +183,17 @@ SCHEMES = ("gpu_coord", "original", "filelock")
 
 
 def make(
-    scheme: str, owner: str, *, priority: str = "low", path: str | os.PathLike[str] | None = None
+    scheme: str,
+    owner: str,
+    *,
+    priority: str = "low",
+    path: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
 ) -> OriginalLease | FileLockLease:
     """A baseline lease by name: ``"original"`` or ``"filelock"``."""
     if scheme == "original":
-        return OriginalLease(owner, priority=priority, path=path)
+        return OriginalLease(owner, priority=priority, path=path, timeout=timeout)
     if scheme == "filelock":
-        return FileLockLease(owner, priority=priority, path=path)
+        return FileLockLease(owner, priority=priority, path=path, timeout=timeout)
     raise ValueError(f"scheme: must be 'original' or 'filelock', got {scheme!r}")
 

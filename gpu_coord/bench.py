@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import baselines
+from ._errors import LeaseTimeout
 from ._lease import lease
 
 SCHEMES = ("gpu_coord", "original", "filelock")
@@ -47,11 +48,11 @@ def now_ns() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
-def make(scheme: str, owner: str, priority: str, path: Path) -> Any:
+def make(scheme: str, owner: str, priority: str, path: Path, timeout: float | None = None) -> Any:
     """A lease of ``scheme`` (gpu_coord or a baseline)."""
     if scheme == "gpu_coord":
-        return lease(owner, priority=priority, path=path, flush="never")
-    return baselines.make(scheme, owner, priority=priority, path=path)
+        return lease(owner, priority=priority, path=path, flush="never", timeout=timeout)
+    return baselines.make(scheme, owner, priority=priority, path=path, timeout=timeout)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Plan:
     crashes: dict[str, int]
     period_ms: float
     steps_per_image: int
+    handoff_cap: float = 5.0
 
 
 def plan(quick: bool, period_ms: float) -> Plan:
@@ -72,7 +74,7 @@ def plan(quick: bool, period_ms: float) -> Plan:
         return Plan({"gpu_coord": 200, "original": 3, "filelock": 100}, 2000,
                     {"gpu_coord": 10, "original": 2, "filelock": 2},
                     {"gpu_coord": 10, "original": 2, "filelock": 5},
-                    {"gpu_coord": 3, "original": 2, "filelock": 2}, period_ms, 20)
+                    {"gpu_coord": 3, "original": 2, "filelock": 2}, period_ms, 20, 1.0)
     return Plan({"gpu_coord": 5000, "original": 10, "filelock": 2000}, 50000,
                 {"gpu_coord": 200, "original": 10, "filelock": 10},
                 {"gpu_coord": 200, "original": 10, "filelock": 50},
@@ -128,13 +130,22 @@ def _stepping_holder(
             holding.clear()
 
 
+class Samples(list[float]):
+    """Seconds measured, plus how many hit a cap (counted at the cap)."""
+
+    def __init__(self, values: list[float], capped: int = 0) -> None:
+        super().__init__(values)
+        self.capped = capped
+
+
 def handoff(scheme: str, path: Path, p: Plan, n: int) -> list[float]:
     """Seconds from a high caller asking to being granted, while a low holder steps."""
     stop, holding = _ctx.Event(), _ctx.Event()
     holder = _ctx.Process(target=_stepping_holder,
                           args=(scheme, path, p.period_ms, p.steps_per_image, stop, holding))
     holder.start()
-    times = []
+    times: list[float] = []
+    starved: list[float] = []
     try:
         image = p.period_ms * p.steps_per_image / 1000
         for _ in range(n):
@@ -142,9 +153,14 @@ def handoff(scheme: str, path: Path, p: Plan, n: int) -> list[float]:
             if not holding.wait(60):
                 raise RuntimeError(f"{scheme}: the stepping holder never got the lease")
             time.sleep(random.uniform(0.05, 0.5) * image)
-            asker = make(scheme, "backend", "high", path)
+            # A scheme without priority can starve the asker: cap the wait, count it.
+            asker = make(scheme, "backend", "high", path, timeout=p.handoff_cap)
             start = time.perf_counter()
-            asker.acquire()
+            try:
+                asker.acquire()
+            except LeaseTimeout:
+                starved.append(p.handoff_cap)
+                continue
             times.append(time.perf_counter() - start)
             asker.release()
     finally:
@@ -153,7 +169,7 @@ def handoff(scheme: str, path: Path, p: Plan, n: int) -> list[float]:
         if holder.is_alive():
             holder.kill()
             holder.join()
-    return times
+    return Samples(times + starved, len(starved))
 
 
 def _releasing_holder(scheme: str, path: Path, n: int, conn: Connection) -> None:
@@ -291,7 +307,9 @@ def run(p: Plan, folder: Path, schemes: tuple[str, ...], progress: Callable[[str
             progress(f"{scheme}: {name} ...")
             started = time.monotonic()
             values = measure()
-            rows[index][2][scheme] = f"{cell(values)} (n={len(values)})"
+            capped = getattr(values, "capped", 0)
+            note = f", {capped} starved > {p.handoff_cap:g} s" if capped else ""
+            rows[index][2][scheme] = f"{cell(values)} (n={len(values)}{note})"
             progress(f"{scheme}: {name} done in {time.monotonic() - started:.1f} s")
     return rows
 

@@ -120,14 +120,19 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> An
         time.sleep(0.01)
 
 
-def finish(proc: subprocess.Popen[str], timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Wait for a child to exit 0 and return the JSON lines it printed not yet read."""
+def finish_text(proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
+    """Wait for a child to exit 0 and return the output it printed not yet read."""
     proc.wait(timeout=timeout)
     err = proc.stderr.read() if proc.stderr else ""
     assert proc.returncode == 0, f"child failed ({proc.returncode}): {err}"
     lines = _EVENTS[id(proc)]
-    events = []
+    out = []
     while (line := lines.get(timeout=10)) is not None:
-        if line.strip():
-            events.append(json.loads(line))
-    return events
+        out.append(line)
+    return "".join(out)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Wait for a child to exit 0 and return the JSON lines it printed not yet read."""
+    text = finish_text(proc, timeout)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
