@@ -2,13 +2,14 @@
 
 ``status [--json] [--watch]`` shows every device's lease like nvidia-smi shows
 GPUs; ``hold --owner NAME --priority high|low --seconds S`` takes a lease and
-holds it (maintenance windows, tests), exiting 0 after release and 1 with a
-message on error.
+holds it (maintenance windows, tests), exiting 0 after release (SIGTERM ends
+the hold early and still releases) and 1 with a message on error.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except _EndHold:
+        print("gpu_coord: terminated before the lease was granted", file=sys.stderr)
+        return 143
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -99,12 +103,16 @@ def _table(records: list[dict[str, Any]], path: str) -> str:
     return "\n".join(lines)
 
 
+class _EndHold(Exception):
+    """SIGTERM arrived during ``hold``."""
+
+
 def _hold(args: argparse.Namespace) -> int:
     if args.seconds < 0:
         raise ValueError(f"--seconds: must be >= 0, got {args.seconds}")
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)  # unwinds through the with block: the lease is released
+        raise _EndHold  # unwinds through the with block: the lease is released
 
     signal.signal(signal.SIGTERM, stop)
     held = lease(args.owner, priority=args.priority, path=args.path, device=args.device,
@@ -115,9 +123,11 @@ def _hold(args: argparse.Namespace) -> int:
               flush=True)
         end = time.monotonic() + args.seconds
         step = None if args.checkpoint_ms is None else args.checkpoint_ms / 1000
-        while (left := end - time.monotonic()) > 0:
-            time.sleep(left if step is None else min(step, left))
-            if step is not None and held.checkpoint():
-                print(json.dumps({"event": "yielded", "generation": held.generation}), flush=True)
+        with contextlib.suppress(_EndHold):  # SIGTERM ends the hold early, cleanly
+            while (left := end - time.monotonic()) > 0:
+                time.sleep(left if step is None else min(step, left))
+                if step is not None and held.checkpoint():
+                    print(json.dumps({"event": "yielded", "generation": held.generation}),
+                          flush=True)
     print(json.dumps({"event": "released", "owner": held.owner}), flush=True)
     return 0
