@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 AESTHETIC_FILE = "sac+logos+ava1-l14-linearMSE.pth"
 _MANIFEST = "tiny-models.json"
 # Bump when the recipe changes so stale builds are replaced.
-_RECIPE_VERSION = 1
+_RECIPE_VERSION = 2
 _SEED = 0
 _TEXT_WIDTH = 32
 _PROJECTION_DIM = 32
@@ -184,6 +184,14 @@ def _quiet_progress_bars() -> None:
     transformers_logging.disable_progress_bar()
 
 
+def _make_world_readable(root: Path) -> None:
+    # safetensors writes its files 0600. The tiny models are mounted into the
+    # containers, which run as a non-root user, so a root-built tree must be readable.
+    for path in [root, *root.rglob("*")]:
+        extra = 0o555 if path.is_dir() else 0o444
+        path.chmod(path.stat().st_mode | extra)
+
+
 def _is_built(paths: TinyModels) -> bool:
     manifest = paths.root / _MANIFEST
     try:
@@ -215,6 +223,7 @@ def build_tiny_models(out: str | Path, *, force: bool = False) -> TinyModels:
     _build_pipeline(paths.pipeline, tokenizer)
     _build_clip(paths.clip, tokenizer)
     _build_aesthetic_head(paths.aesthetic)
+    _make_world_readable(paths.root)
     # Load back through the real loaders: a build that cannot be loaded is a bug here.
     load_pipeline(str(paths.pipeline), device="cpu")
     CLIPModel.from_pretrained(paths.clip)

@@ -31,6 +31,12 @@ def test_tiny_build_writes_all_models_and_is_reused(tiny_models):
     assert (tiny_models.root / "tiny-models.json").stat().st_mtime_ns == stamp
 
 
+def test_every_file_is_readable_by_others(tiny_models):
+    # The containers run as a non-root user and read a tree that root may have built.
+    for path in tiny_models.root.rglob("*"):
+        assert path.stat().st_mode & 0o004, path
+
+
 def test_interrupted_build_is_rebuilt(tmp_path):
     built = build_tiny_models(tmp_path)
     (built.clip / "config.json").unlink()
