@@ -277,7 +277,7 @@ class Lease:
                 f"({self._files.record})"
             )
         finally:
-            _waiters.remove(entry)
+            _waiters.leave(entry)
 
     def _take_low(self, deadline: float | None) -> None:
         prio, gpu = self._fds()
@@ -308,7 +308,7 @@ class Lease:
                     return
                 unlock(gpu)
         finally:
-            _waiters.remove(entry)
+            _waiters.leave(entry)
 
     @staticmethod
     def _left(deadline: float | None) -> float | None:
@@ -370,11 +370,7 @@ class Lease:
             unlock(self._gpu_fd)
 
     def _waited(self) -> bool:
-        try:
-            with os.scandir(self._files.waiters) as scan:
-                return any(e.name.endswith(".json") for e in scan)
-        except OSError:
-            return False
+        return any(e.get("state") == "waiting" for e in _waiters.live(self._files.waiters))
 
     def _forced_grant_end(self) -> None:
         _waiters.remove(self._forced_entry)

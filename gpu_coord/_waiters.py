@@ -2,9 +2,9 @@
 
 A waiter writes its details into a hidden temp file, locks it, then renames it
 into the waiters folder, so a listed file is always locked while its process
-lives. A reader that can lock a listed file knows its process died and removes
-it; the kernel drops the lock of a killed process, so dead waiters vanish from
-the next status read.
+waits. A reader that can lock a listed file knows its waiter is gone (granted,
+or dead: the kernel drops the lock of a killed process) and removes it, so
+dead waiters vanish from the next status read.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Entry:
 def add(folder: Path, details: dict[str, Any]) -> Entry:
     """Register ``details`` (owner, priority, since, state, ...) as a live entry."""
     make_folder(folder)
+    live(folder)  # sweeps entries left by waiters that were granted or died
     name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     tmp = folder / f".{name}.tmp"
     fd = track(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
@@ -49,6 +50,18 @@ def add(folder: Path, details: dict[str, Any]) -> Entry:
             tmp.unlink()
         raise
     return Entry(fd, final)
+
+
+def leave(entry: Entry | None) -> None:
+    """End a waiter entry on the grant path: only drop its lock.
+
+    No unlink here: on a journalling filesystem a directory change can stall for
+    milliseconds, and this runs between the wake-up and the grant. The file,
+    now unlocked, reads as dead and is removed by the next status read or the
+    next registration.
+    """
+    if entry is not None:
+        close(entry.fd)
 
 
 def remove(entry: Entry | None) -> None:
