@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     hold.add_argument("--max-wait", type=float, default=None, help="high only: go ahead after")
     hold.add_argument("--timeout", type=float, default=None, help="give up after (seconds)")
     hold.add_argument(
-        "--checkpoint-ms", type=float, default=None,
+        "--checkpoint-ms",
+        type=float,
+        default=None,
         help="low only: call checkpoint() this often while holding (yields to high)",
     )
     return parser
@@ -81,8 +83,9 @@ def _status(args: argparse.Namespace) -> int:
 
 def _table(records: list[dict[str, Any]], path: str) -> str:
     lines = [f"gpu_coord leases ({path})  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"]
-    header = (f"{'GPU':>3}  {'STATE':<7} {'OWNER':<20} {'PRIO':<4} {'PID':>7}  "
-              f"{'SINCE':<29} {'GEN':>6}")
+    header = (
+        f"{'GPU':>3}  {'STATE':<7} {'OWNER':<20} {'PRIO':<4} {'PID':>7}  {'SINCE':<29} {'GEN':>6}"
+    )
     lines += [header, "-" * len(header)]
     for r in records:
         state = "FORCED" if r["forced"] else "busy" if r["busy"] else "free"
@@ -96,8 +99,10 @@ def _table(records: list[dict[str, Any]], path: str) -> str:
             used, total = r["memory_used_bytes"] / 2**20, r["memory_total_bytes"] / 2**20
             lines.append(f"     {r['gpu_name']}: {used:.0f} MiB / {total:.0f} MiB")
         for w in r["waiters"]:
-            lines.append(f"     waiting: {w.get('owner')} ({w.get('priority')}) since "
-                         f"{w.get('since')} pid {w.get('pid')}")
+            lines.append(
+                f"     waiting: {w.get('owner')} ({w.get('priority')}) since "
+                f"{w.get('since')} pid {w.get('pid')}"
+            )
         for f in r["forced_holders"]:
             lines.append(f"     forced: {f.get('owner')} since {f.get('since')} pid {f.get('pid')}")
     return "\n".join(lines)
@@ -115,19 +120,35 @@ def _hold(args: argparse.Namespace) -> int:
         raise _EndHold  # unwinds through the with block: the lease is released
 
     signal.signal(signal.SIGTERM, stop)
-    held = lease(args.owner, priority=args.priority, path=args.path, device=args.device,
-                 max_wait=args.max_wait, timeout=args.timeout)
+    held = lease(
+        args.owner,
+        priority=args.priority,
+        path=args.path,
+        device=args.device,
+        max_wait=args.max_wait,
+        timeout=args.timeout,
+    )
     with held:
-        print(json.dumps({"event": "granted", "owner": held.owner, "generation": held.generation,
-                          "forced": held.forced, "wait_seconds": round(held.wait_seconds, 6)}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "event": "granted",
+                    "owner": held.owner,
+                    "generation": held.generation,
+                    "forced": held.forced,
+                    "wait_seconds": round(held.wait_seconds, 6),
+                }
+            ),
+            flush=True,
+        )
         end = time.monotonic() + args.seconds
         step = None if args.checkpoint_ms is None else args.checkpoint_ms / 1000
         with contextlib.suppress(_EndHold):  # SIGTERM ends the hold early, cleanly
             while (left := end - time.monotonic()) > 0:
                 time.sleep(left if step is None else min(step, left))
                 if step is not None and held.checkpoint():
-                    print(json.dumps({"event": "yielded", "generation": held.generation}),
-                          flush=True)
+                    print(
+                        json.dumps({"event": "yielded", "generation": held.generation}), flush=True
+                    )
     print(json.dumps({"event": "released", "owner": held.owner}), flush=True)
     return 0

@@ -244,8 +244,14 @@ class Lease:
     def _waiter(self, state: str = "waiting") -> _waiters.Entry:
         return _waiters.add(
             self._files.waiters,
-            {"owner": self.owner, "priority": self.priority, "since": utc_now(),
-             "pid": os.getpid(), "host": HOST, "state": state},
+            {
+                "owner": self.owner,
+                "priority": self.priority,
+                "since": utc_now(),
+                "pid": os.getpid(),
+                "host": HOST,
+                "state": state,
+            },
         )
 
     def _take_high(self, start: float) -> None:
@@ -383,8 +389,12 @@ class Lease:
         if self._fd_pid != os.getpid():
             return
         files = self._files
-        for name, path in (("_gpu_fd", files.gpu_lock), ("_prio_fd", files.priority_lock),
-                           ("_state_fd", files.state_lock), ("_record_fd", files.record)):
+        for name, path in (
+            ("_gpu_fd", files.gpu_lock),
+            ("_prio_fd", files.priority_lock),
+            ("_state_fd", files.state_lock),
+            ("_record_fd", files.record),
+        ):
             checkin(path, getattr(self, name))
             setattr(self, name, None)
 
@@ -446,6 +456,12 @@ def lease(
     and anything over network filesystems.
     """
     return Lease(
-        owner, priority=priority, path=path, device=device, max_wait=max_wait,
-        flush=flush, calm_pause=calm_pause, timeout=timeout,
+        owner,
+        priority=priority,
+        path=path,
+        device=device,
+        max_wait=max_wait,
+        flush=flush,
+        calm_pause=calm_pause,
+        timeout=timeout,
     )

@@ -96,9 +96,7 @@ def device_indices(path: str | os.PathLike[str] | None = None) -> list[int]:
         names = [entry.name for entry in record.parent.iterdir()]
     except OSError:
         return []
-    pattern = re.compile(
-        rf"^{re.escape(record.stem)}(?:\.gpu(\d+))?{re.escape(record.suffix)}$"
-    )
+    pattern = re.compile(rf"^{re.escape(record.stem)}(?:\.gpu(\d+))?{re.escape(record.suffix)}$")
     for name in names:
         match = _DEVICE_LOCK.match(name) or pattern.match(name)
         if match:

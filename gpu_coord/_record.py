@@ -124,8 +124,9 @@ def normalise(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         if field not in raw:
             continue
         value = raw[field]
-        ok = isinstance(value, types) and not (int in types and isinstance(value, bool)
-                                               and bool not in types)
+        ok = isinstance(value, types) and not (
+            int in types and isinstance(value, bool) and bool not in types
+        )
         if ok:
             record[field] = value
         elif problem is None:
@@ -141,7 +142,6 @@ def close_record(fd: int | None) -> None:
     close(fd)
 
 
-
 # The hot path (grant and release) formats the record by hand: json.dumps of the
 # whole dict cost 4x more, and every microsecond here is paid on each acquire.
 # Strings are still encoded by the json module, so the output is always valid JSON.
@@ -151,19 +151,27 @@ _dump_str = json.encoder.encode_basestring
 def busy_record(device: int, owner: str, priority: str, generation: int, last: bytes) -> bytes:
     """The record of a granted lease (``last``: the stored last release, as JSON)."""
     return (
-        f'{{"schema": {SCHEMA}, "gpu": {device}, "busy": true, "owner": {_dump_str(owner)}, '
-        f'"since": "{utc_now()}", "priority": "{priority}", "pid": {os.getpid()}, '
-        f'"host": {_HOST_JSON}, "generation": {generation}, "last_release": '
-    ).encode() + last + b"}\n"
+        (
+            f'{{"schema": {SCHEMA}, "gpu": {device}, "busy": true, "owner": {_dump_str(owner)}, '
+            f'"since": "{utc_now()}", "priority": "{priority}", "pid": {os.getpid()}, '
+            f'"host": {_HOST_JSON}, "generation": {generation}, "last_release": '
+        ).encode()
+        + last
+        + b"}\n"
+    )
 
 
 def free_record(device: int, generation: int, last: bytes) -> bytes:
     """The record of a free GPU."""
     return (
-        f'{{"schema": {SCHEMA}, "gpu": {device}, "busy": false, "owner": null, '
-        f'"since": null, "priority": null, "pid": null, "host": null, '
-        f'"generation": {generation}, "last_release": '
-    ).encode() + last + b"}\n"
+        (
+            f'{{"schema": {SCHEMA}, "gpu": {device}, "busy": false, "owner": null, '
+            f'"since": null, "priority": null, "pid": null, "host": null, '
+            f'"generation": {generation}, "last_release": '
+        ).encode()
+        + last
+        + b"}\n"
+    )
 
 
 def release_entry(owner: str, held_seconds: float, generation: int | None) -> bytes:

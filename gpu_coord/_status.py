@@ -37,10 +37,20 @@ def read_status(
         return _read_status(files)
     except Exception as exc:  # the contract: a status read never fails
         status = dict(FREE)
-        status.update(gpu=files.device, path=str(files.record), stale=False, stale_holder=None,
-                      reason=f"could not read the lease: {exc}", waiters=[], forced=False,
-                      forced_holders=[], gpu_name=None, memory_total_bytes=None,
-                      memory_used_bytes=None, checked_at=utc_now())
+        status.update(
+            gpu=files.device,
+            path=str(files.record),
+            stale=False,
+            stale_holder=None,
+            reason=f"could not read the lease: {exc}",
+            waiters=[],
+            forced=False,
+            forced_holders=[],
+            gpu_name=None,
+            memory_total_bytes=None,
+            memory_used_bytes=None,
+            checked_at=utc_now(),
+        )
         return status
 
 
@@ -55,8 +65,9 @@ def _read_status(files: LeaseFiles) -> dict[str, Any]:
     if status["busy"]:
         if holder_alive is False:
             status["stale"] = True
-            status["stale_holder"] = {k: status[k] for k in ("owner", "since", "priority",
-                                                             "pid", "host")}
+            status["stale_holder"] = {
+                k: status[k] for k in ("owner", "since", "priority", "pid", "host")
+            }
             status["reason"] = (
                 f"stale record: holder {status['owner']!r} (pid {status['pid']} on "
                 f"{status['host']}) is gone and the GPU lock is free"

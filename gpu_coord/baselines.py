@@ -59,8 +59,9 @@ class _Baseline:
         start = time.monotonic()
         deadline = None if self.timeout is None else start + self.timeout
         if not self._take(deadline):
-            raise LeaseTimeout(f"{type(self).__name__} for {self.owner!r}: not granted within "
-                               f"{self.timeout} s")
+            raise LeaseTimeout(
+                f"{type(self).__name__} for {self.owner!r}: not granted within {self.timeout} s"
+            )
         self.wait_seconds += time.monotonic() - start
         self._held = True
         return self
@@ -108,8 +109,15 @@ class OriginalLease(_Baseline):
 
     def _take(self, deadline: float | None) -> bool:
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        body = json.dumps({"owner": self.owner, "pid": os.getpid(), "host": socket.gethostname(),
-                           "since": utc_now(), "priority": self.priority}).encode()
+        body = json.dumps(
+            {
+                "owner": self.owner,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": utc_now(),
+                "priority": self.priority,
+            }
+        ).encode()
         while True:
             try:
                 fd = os.open(self.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -196,4 +204,3 @@ def make(
     if scheme == "filelock":
         return FileLockLease(owner, priority=priority, path=path, timeout=timeout)
     raise ValueError(f"scheme: must be 'original' or 'filelock', got {scheme!r}")
-

@@ -33,8 +33,11 @@ from ._errors import LeaseTimeout
 from ._lease import lease
 
 SCHEMES = ("gpu_coord", "original", "filelock")
-LABELS = {"gpu_coord": "gpu_coord", "original": "original scheme (JSON + poll + 0.5 s pause)",
-          "filelock": "plain filelock.FileLock"}
+LABELS = {
+    "gpu_coord": "gpu_coord",
+    "original": "original scheme (JSON + poll + 0.5 s pause)",
+    "filelock": "plain filelock.FileLock",
+}
 HEADER = (
     "# Performance\n\n"
     "Figures measured by the project's benchmark scripts on the machine named in each\n"
@@ -71,14 +74,25 @@ class Plan:
 
 def plan(quick: bool, period_ms: float) -> Plan:
     if quick:
-        return Plan({"gpu_coord": 200, "original": 3, "filelock": 100}, 2000,
-                    {"gpu_coord": 10, "original": 2, "filelock": 2},
-                    {"gpu_coord": 10, "original": 2, "filelock": 5},
-                    {"gpu_coord": 3, "original": 2, "filelock": 2}, period_ms, 20, 1.0)
-    return Plan({"gpu_coord": 5000, "original": 10, "filelock": 2000}, 50000,
-                {"gpu_coord": 200, "original": 10, "filelock": 10},
-                {"gpu_coord": 200, "original": 10, "filelock": 50},
-                {"gpu_coord": 20, "original": 5, "filelock": 10}, period_ms, 20)
+        return Plan(
+            {"gpu_coord": 200, "original": 3, "filelock": 100},
+            2000,
+            {"gpu_coord": 10, "original": 2, "filelock": 2},
+            {"gpu_coord": 10, "original": 2, "filelock": 5},
+            {"gpu_coord": 3, "original": 2, "filelock": 2},
+            period_ms,
+            20,
+            1.0,
+        )
+    return Plan(
+        {"gpu_coord": 5000, "original": 10, "filelock": 2000},
+        50000,
+        {"gpu_coord": 200, "original": 10, "filelock": 10},
+        {"gpu_coord": 200, "original": 10, "filelock": 50},
+        {"gpu_coord": 20, "original": 5, "filelock": 10},
+        period_ms,
+        20,
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -141,8 +155,9 @@ class Samples(list[float]):
 def handoff(scheme: str, path: Path, p: Plan, n: int) -> list[float]:
     """Seconds from a high caller asking to being granted, while a low holder steps."""
     stop, holding = _ctx.Event(), _ctx.Event()
-    holder = _ctx.Process(target=_stepping_holder,
-                          args=(scheme, path, p.period_ms, p.steps_per_image, stop, holding))
+    holder = _ctx.Process(
+        target=_stepping_holder, args=(scheme, path, p.period_ms, p.steps_per_image, stop, holding)
+    )
     holder.start()
     times: list[float] = []
     starved: list[float] = []
@@ -287,8 +302,9 @@ def _measures(scheme: str, path: Path, p: Plan) -> list[Measure]:
     ]
 
 
-def run(p: Plan, folder: Path, schemes: tuple[str, ...], progress: Callable[[str], None]
-        ) -> list[tuple[str, str, dict[str, str]]]:
+def run(
+    p: Plan, folder: Path, schemes: tuple[str, ...], progress: Callable[[str], None]
+) -> list[tuple[str, str, dict[str, str]]]:
     """All measures for all schemes: rows of (measure, target, {scheme: cell})."""
     t = p.period_ms
     rows: list[tuple[str, str, dict[str, str]]] = [
@@ -317,23 +333,39 @@ def run(p: Plan, folder: Path, schemes: tuple[str, ...], progress: Callable[[str
 def table(rows: list[tuple[str, str, dict[str, str]]], schemes: tuple[str, ...]) -> str:
     head = "| measure | target | " + " | ".join(LABELS[s] for s in schemes) + " |"
     rule = "|---|---|" + "---|" * len(schemes)
-    body = [f"| {m} | {t} | " + " | ".join(c.get(s, "-") for s in schemes) + " |"
-            for m, t, c in rows]
+    body = [
+        f"| {m} | {t} | " + " | ".join(c.get(s, "-") for s in schemes) + " |" for m, t, c in rows
+    ]
     return "\n".join([head, rule, *body])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gpu_coord.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few iterations (smoke test)")
-    parser.add_argument("--output", type=Path, default=Path("docs/performance.md"),
-                        help="Markdown file to append to (default docs/performance.md)")
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="folder for the lease files (default: a new temp folder in "
-                             "/dev/shm when present, else the system temp folder)")
-    parser.add_argument("--period-ms", type=float, default=10.0,
-                        help="step length T of the low holder in the handoff measure")
-    parser.add_argument("--schemes", default=",".join(SCHEMES),
-                        help="comma-separated subset of " + ",".join(SCHEMES))
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("docs/performance.md"),
+        help="Markdown file to append to (default docs/performance.md)",
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="folder for the lease files (default: a new temp folder in "
+        "/dev/shm when present, else the system temp folder)",
+    )
+    parser.add_argument(
+        "--period-ms",
+        type=float,
+        default=10.0,
+        help="step length T of the low holder in the handoff measure",
+    )
+    parser.add_argument(
+        "--schemes",
+        default=",".join(SCHEMES),
+        help="comma-separated subset of " + ",".join(SCHEMES),
+    )
     args = parser.parse_args(argv)
     schemes = tuple(s for s in args.schemes.split(",") if s)
     for scheme in schemes:
@@ -347,8 +379,12 @@ def main(argv: list[str] | None = None) -> int:
         base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
     folder = Path(tempfile.mkdtemp(prefix="gpu-coord-bench-", dir=base))
     try:
-        rows = run(plan(args.quick, args.period_ms), folder, schemes,
-                   lambda line: print(line, file=sys.stderr, flush=True))
+        rows = run(
+            plan(args.quick, args.period_ms),
+            folder,
+            schemes,
+            lambda line: print(line, file=sys.stderr, flush=True),
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     command = "python -m gpu_coord.bench " + " ".join(argv if argv is not None else sys.argv[1:])

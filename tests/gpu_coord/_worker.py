@@ -29,8 +29,13 @@ def make(args: dict[str, Any], priority: str | None = None) -> Any:
     if scheme == "gpu_coord":
         from gpu_coord import lease
 
-        return lease(owner, priority=prio, path=args["path"], max_wait=args.get("max_wait"),
-                     timeout=args.get("timeout"))
+        return lease(
+            owner,
+            priority=prio,
+            path=args["path"],
+            max_wait=args.get("max_wait"),
+            timeout=args.get("timeout"),
+        )
     from gpu_coord import baselines
 
     return baselines.make(scheme, owner, priority=prio, path=args["path"])
@@ -64,12 +69,24 @@ def grant_log(args: dict[str, Any]) -> None:
     held = make(args)
     say(event="asking", t=now_ns())
     held.acquire()
-    line = json.dumps({"owner": held.owner, "priority": held.priority, "t": now_ns(),
-                       "generation": held.generation, "forced": held.forced})
+    line = json.dumps(
+        {
+            "owner": held.owner,
+            "priority": held.priority,
+            "t": now_ns(),
+            "generation": held.generation,
+            "forced": held.forced,
+        }
+    )
     with open(args["log"], "a") as log:
         log.write(line + "\n")
-    say(event="granted", t=now_ns(), generation=held.generation, forced=held.forced,
-        wait_seconds=held.wait_seconds)
+    say(
+        event="granted",
+        t=now_ns(),
+        generation=held.generation,
+        forced=held.forced,
+        wait_seconds=held.wait_seconds,
+    )
     release_file = args.get("release_file")
     end = time.monotonic() + args.get("hold", 0.0)
     while (release_file and not os.path.exists(release_file)) or time.monotonic() < end:
@@ -95,12 +112,19 @@ def steps(args: dict[str, Any]) -> None:
             done.append(step)
             before = now_ns()
             yielded = held.checkpoint()
-            checkpoints.append({"step": step, "t": before, "yielded": yielded,
-                                "generation": held.generation})
+            checkpoints.append(
+                {"step": step, "t": before, "yielded": yielded, "generation": held.generation}
+            )
             if yielded:
                 say(event="resumed", step=step, t=now_ns())
-    say(event="done", done=done, total=total, yields=held.yields,
-        wait_seconds=held.wait_seconds, checkpoints=checkpoints)
+    say(
+        event="done",
+        done=done,
+        total=total,
+        yields=held.yields,
+        wait_seconds=held.wait_seconds,
+        checkpoints=checkpoints,
+    )
 
 
 def main() -> None:

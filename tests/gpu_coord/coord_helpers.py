@@ -35,8 +35,12 @@ class Children:
 
     def popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=kwargs.pop("env", child_env(self.lease_path)), cwd=kwargs.pop("cwd", REPO),
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=kwargs.pop("env", child_env(self.lease_path)),
+            cwd=kwargs.pop("cwd", REPO),
             **kwargs,
         )
         self.started.append(proc)

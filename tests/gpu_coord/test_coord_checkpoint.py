@@ -21,8 +21,9 @@ def test_low_holder_yields_within_one_checkpoint_and_continues(
     low = children.worker("steps", owner="batch", n=STEPS, step_ms=STEP_MS)
     wait_event(low, "granted")
     time.sleep(0.1)  # let it run some steps first
-    high = children.worker("grant_log", owner="backend", priority="high",
-                           log=str(tmp_path / "grants.log"), hold=0.1)
+    high = children.worker(
+        "grant_log", owner="backend", priority="high", log=str(tmp_path / "grants.log"), hold=0.1
+    )
     asked = wait_event(high, "asking")["t"]
     granted = wait_event(high, "granted")
     finish(high)

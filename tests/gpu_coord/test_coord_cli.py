@@ -18,8 +18,7 @@ def test_status_json_on_a_fresh_folder(children: Children) -> None:
 
 @pytest.mark.timeout(60)
 def test_hold_shows_in_status_and_exits_zero(children: Children) -> None:
-    hold = children.cli("hold", "--owner", "maintenance", "--priority", "high",
-                        "--seconds", "30")
+    hold = children.cli("hold", "--owner", "maintenance", "--priority", "high", "--seconds", "30")
     granted = wait_event(hold, "granted")
     assert granted["owner"] == "maintenance"
 
@@ -82,8 +81,7 @@ def test_hold_timeout_is_reported(children: Children) -> None:
 def test_status_lists_every_device(children: Children) -> None:
     from gpu_coord import lease
 
-    with lease("zero", path=children.lease_path), lease("one", path=children.lease_path,
-                                                        device=1):
+    with lease("zero", path=children.lease_path), lease("one", path=children.lease_path, device=1):
         records = finish(children.cli("status", "--json"))
     assert [(r["gpu"], r["owner"]) for r in records] == [(0, "zero"), (1, "one")]
     json.dumps(records)

@@ -14,13 +14,17 @@ ACQUISITIONS = 200
 
 
 @pytest.mark.timeout(180)
-def test_no_overlap_and_unique_generations_under_stress(
-    children: Children, tmp_path: Path
-) -> None:
+def test_no_overlap_and_unique_generations_under_stress(children: Children, tmp_path: Path) -> None:
     marker = tmp_path / "inside"
     procs = [
-        children.worker("stress", n=ACQUISITIONS, marker=str(marker), owner=f"p{i}",
-                        priority=("low", "high", "mixed")[i % 3], spin=200)
+        children.worker(
+            "stress",
+            n=ACQUISITIONS,
+            marker=str(marker),
+            owner=f"p{i}",
+            priority=("low", "high", "mixed")[i % 3],
+            spin=200,
+        )
         for i in range(PROCESSES)
     ]
     results = [finish(proc, timeout=170)[-1] for proc in procs]

@@ -52,8 +52,12 @@ def test_baselines_exclude_each_other(scheme: str, children: Children, tmp_path:
     # The original scheme sleeps 0.5 s per release: keep the counts small.
     n = 3 if scheme == "original" else 50
     marker = tmp_path / "inside"
-    procs = [children.worker("stress", n=n, marker=str(marker), owner=f"p{i}",
-                             priority="low", scheme=scheme) for i in range(3)]
+    procs = [
+        children.worker(
+            "stress", n=n, marker=str(marker), owner=f"p{i}", priority="low", scheme=scheme
+        )
+        for i in range(3)
+    ]
     results = [finish(p, timeout=100)[-1] for p in procs]
     assert sum(r["overlaps"] for r in results) == 0
 
@@ -64,18 +68,37 @@ def test_bench_quick_appends_a_table(tmp_path: Path) -> None:
     output.write_text("# existing\n\nkept as is\n")
     env = child_env(tmp_path / "unused" / "status.json")
     done = subprocess.run(
-        [sys.executable, "-m", "gpu_coord.bench", "--quick", "--output", str(output),
-         "--dir", str(tmp_path)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=230, check=False,
+        [
+            sys.executable,
+            "-m",
+            "gpu_coord.bench",
+            "--quick",
+            "--output",
+            str(output),
+            "--dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=230,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     text = output.read_text()
     assert text.startswith("# existing\n\nkept as is\n")
     assert "python -m gpu_coord.bench --quick" in text
     assert f"{os.cpu_count()} cores" in text
-    for measure in ("uncontended acquire+release, low", "checkpoint()", "handoff", "wake-up",
-                    "crash reclaim"):
+    for measure in (
+        "uncontended acquire+release, low",
+        "checkpoint()",
+        "handoff",
+        "wake-up",
+        "crash reclaim",
+    ):
         assert measure in text
     assert "| gpu_coord |" in text.splitlines()[-8] or "gpu_coord" in text
-    assert "-" not in [cell.strip() for line in text.splitlines()[-6:]
-                       for cell in line.split("|")[3:-1]]
+    assert "-" not in [
+        cell.strip() for line in text.splitlines()[-6:] for cell in line.split("|")[3:-1]
+    ]

@@ -15,8 +15,14 @@ def test_high_caller_goes_ahead_forced_after_max_wait(children: Children, tmp_pa
     stubborn = children.cli("hold", "--owner", "stubborn", "--seconds", "600")
     wait_event(stubborn, "granted")
     release = tmp_path / "release-high"
-    high = children.worker("grant_log", owner="backend", priority="high", max_wait=0.3,
-                           log=str(tmp_path / "grants.log"), release_file=str(release))
+    high = children.worker(
+        "grant_log",
+        owner="backend",
+        priority="high",
+        max_wait=0.3,
+        log=str(tmp_path / "grants.log"),
+        release_file=str(release),
+    )
     granted = wait_event(high, "granted")
     assert granted["forced"] is True
     assert granted["wait_seconds"] >= 0.3
@@ -37,8 +43,14 @@ def test_high_caller_goes_ahead_forced_after_max_wait(children: Children, tmp_pa
 def test_max_wait_is_not_used_when_the_holder_yields(children: Children, tmp_path: Path) -> None:
     low = children.cli("hold", "--owner", "batch", "--seconds", "600", "--checkpoint-ms", "5")
     wait_event(low, "granted")
-    high = children.worker("grant_log", owner="backend", priority="high", max_wait=10.0,
-                           log=str(tmp_path / "grants.log"), hold=0.0)
+    high = children.worker(
+        "grant_log",
+        owner="backend",
+        priority="high",
+        max_wait=10.0,
+        log=str(tmp_path / "grants.log"),
+        hold=0.0,
+    )
     granted = wait_event(high, "granted")
     assert granted["forced"] is False
     finish(high)
@@ -49,9 +61,14 @@ def test_max_wait_is_not_used_when_the_holder_yields(children: Children, tmp_pat
 def test_forced_holder_killed_vanishes_from_record(children: Children, tmp_path: Path) -> None:
     stubborn = children.cli("hold", "--owner", "stubborn", "--seconds", "600")
     wait_event(stubborn, "granted")
-    high = children.worker("grant_log", owner="backend", priority="high", max_wait=0.1,
-                           log=str(tmp_path / "grants.log"),
-                           release_file=str(tmp_path / "never"))
+    high = children.worker(
+        "grant_log",
+        owner="backend",
+        priority="high",
+        max_wait=0.1,
+        log=str(tmp_path / "grants.log"),
+        release_file=str(tmp_path / "never"),
+    )
     assert wait_event(high, "granted")["forced"] is True
     high.kill()
     high.wait(timeout=10)

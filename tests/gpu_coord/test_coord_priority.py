@@ -20,11 +20,11 @@ def test_high_waiter_is_granted_before_earlier_low_waiters(
     children: Children, tmp_path: Path
 ) -> None:
     log, release = tmp_path / "grants.log", tmp_path / "release-holder"
-    holder = children.worker("grant_log", owner="holder", log=str(log),
-                             release_file=str(release))
+    holder = children.worker("grant_log", owner="holder", log=str(log), release_file=str(release))
     wait_event(holder, "granted")
-    lows = [children.worker("grant_log", owner=f"low{i}", log=str(log), hold=0.05)
-            for i in range(3)]
+    lows = [
+        children.worker("grant_log", owner=f"low{i}", log=str(log), hold=0.05) for i in range(3)
+    ]
     wait_until(lambda: _waiting(children.lease_path, 3), "three low waiters")
     high = children.worker("grant_log", owner="high", priority="high", log=str(log), hold=0.2)
     wait_until(lambda: _waiting(children.lease_path, 4), "the high waiter")
@@ -47,14 +47,16 @@ def test_no_low_grant_while_a_stream_of_high_callers_waits(
     children: Children, tmp_path: Path
 ) -> None:
     log, release = tmp_path / "grants.log", tmp_path / "release-holder"
-    holder = children.worker("grant_log", owner="holder", priority="high", log=str(log),
-                             release_file=str(release))
+    holder = children.worker(
+        "grant_log", owner="holder", priority="high", log=str(log), release_file=str(release)
+    )
     wait_event(holder, "granted")
-    highs = [children.worker("grant_log", owner=f"high{i}", priority="high", log=str(log),
-                             hold=0.02) for i in range(3)]
+    highs = [
+        children.worker("grant_log", owner=f"high{i}", priority="high", log=str(log), hold=0.02)
+        for i in range(3)
+    ]
     wait_until(lambda: _waiting(children.lease_path, 3), "three high waiters")
-    lows = [children.worker("grant_log", owner=f"low{i}", log=str(log), hold=0.0)
-            for i in range(3)]
+    lows = [children.worker("grant_log", owner=f"low{i}", log=str(log), hold=0.0) for i in range(3)]
     wait_until(lambda: _waiting(children.lease_path, 6), "three low waiters")
 
     release.touch()

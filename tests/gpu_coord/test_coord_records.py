@@ -43,12 +43,16 @@ BAD = {
     "not-utf8": _write(b'{"owner": "\xff\xfe"}'),
     "list": _write(b"[1, 2, 3]"),
     "null": _write(b"null"),
-    "wrong-types": _write(json.dumps(
-        {"busy": "yes", "owner": 7, "generation": "x", "pid": [1], "last_release": 3}
-    ).encode()),
-    "busy-without-holder": _write(json.dumps(
-        {"busy": True, "owner": "ghost", "pid": 999999, "host": "elsewhere", "generation": 41}
-    ).encode()),
+    "wrong-types": _write(
+        json.dumps(
+            {"busy": "yes", "owner": 7, "generation": "x", "pid": [1], "last_release": 3}
+        ).encode()
+    ),
+    "busy-without-holder": _write(
+        json.dumps(
+            {"busy": True, "owner": "ghost", "pid": 999999, "host": "elsewhere", "generation": 41}
+        ).encode()
+    ),
     "folder": _folder,
 }
 
@@ -96,9 +100,15 @@ def _read_as_nobody(lease_path: Path) -> dict[str, object]:
         f"os.setgid({NOBODY}); os.setuid({NOBODY})\n"
         "print(json.dumps(read_status(sys.argv[1])))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, str(lease_path)], cwd=REPO,
-                          env=child_env(lease_path), capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(lease_path)],
+        cwd=REPO,
+        env=child_env(lease_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     status: dict[str, object] = json.loads(done.stdout)
     return status

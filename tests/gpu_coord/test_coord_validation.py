@@ -47,11 +47,22 @@ def test_bad_arguments_name_the_argument(
 
 
 def test_good_arguments_and_attributes(lease_path: Path) -> None:
-    handle = lease("bench-1 (x)", priority="high", path=lease_path, max_wait=2,
-                   flush="on_handoff", calm_pause=0, timeout=5)
+    handle = lease(
+        "bench-1 (x)",
+        priority="high",
+        path=lease_path,
+        max_wait=2,
+        flush="on_handoff",
+        calm_pause=0,
+        timeout=5,
+    )
     assert isinstance(handle, Lease)
     assert (handle.owner, handle.priority, handle.held, handle.generation) == (
-        "bench-1 (x)", "high", False, None)
+        "bench-1 (x)",
+        "high",
+        False,
+        None,
+    )
     with handle as same:
         assert same is handle
         assert handle.held
@@ -96,9 +107,15 @@ def test_unwritable_folder_is_named(open_folder: Path) -> None:
             "try:\n    lease('x', path=sys.argv[1]).acquire()\n"
             "except LeasePathError as e:\n    print(e); sys.exit(3)\n"
         )
-        done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=REPO,
-                              env=child_env(path), capture_output=True, text=True, timeout=60,
-                              check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(path)],
+            cwd=REPO,
+            env=child_env(path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert done.returncode == 3, done.stderr
         message = done.stdout
     else:
