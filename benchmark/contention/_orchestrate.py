@@ -138,8 +138,17 @@ def run_contention(config: ContentionConfig, progress: Progress | None = None,
         folder = Path(tmp)
         backend, runner, report.roles = _start_roles(config, say)
         try:
+            if pin is not None:
+                for worker in (backend, runner):
+                    worker.ask({"cmd": "pin", "cores": [pin]}, 30)
+            say(f"both roles pinned to CPU {pin}" if pin is not None else "roles not pinned")
+            # Time one image of each role alone, one after the other, where they will run.
+            for worker in (backend, runner):
+                timing = worker.ask({"cmd": "calibrate", "images": 3}, _LOAD_TIMEOUT)
+                report.roles[worker.name].update(timing)
+                say(f"{worker.name}: {timing['image_seconds']:.3f} s an image alone")
             if config.interval is None:
-                image = report.roles["backend"]["step_seconds"] * config.steps
+                image = report.roles["backend"]["image_seconds"]
                 interval = round(max(0.05, AUTO_INTERVAL_FACTOR * image), 2)
                 config = ContentionConfig(**{**config.__dict__, "interval": interval})
                 report.config = config
@@ -147,10 +156,6 @@ def run_contention(config: ContentionConfig, progress: Progress | None = None,
                 say(f"request interval {interval:g} s ({AUTO_INTERVAL_FACTOR:g} x the backend's "
                     f"{image:.2f} s image alone)")
             config.check()
-            if pin is not None:
-                for worker in (backend, runner):
-                    worker.ask({"cmd": "pin", "cores": [pin]}, 30)
-            say(f"both roles pinned to CPU {pin}" if pin is not None else "roles not pinned")
             plan: list[tuple[str, str, list[RoleProcess]]] = [
                 ("backend alone", "none", [backend]),
                 ("runner alone", "none", [runner]),

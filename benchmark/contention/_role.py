@@ -85,6 +85,16 @@ class Role:
         self._image()
         return (time.monotonic() - started) / self.steps
 
+    def calibrate(self, images: int) -> dict[str, float]:
+        """The fastest of ``images`` images alone, per image and per step."""
+        best = float("inf")
+        for _ in range(images):
+            started = time.monotonic()
+            self._image()
+            best = min(best, time.monotonic() - started)
+        self.step_seconds = best / self.steps
+        return {"image_seconds": best, "step_seconds": self.step_seconds}
+
     # ----------------------------------------------------------- scenarios
 
     def run(self, cmd: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +262,8 @@ def main(argv: list[str]) -> int:
             if cmd["cmd"] == "pin":
                 os.sched_setaffinity(0, set(cmd["cores"]))
                 reply: dict[str, Any] = {"cores": sorted(os.sched_getaffinity(0))}
+            elif cmd["cmd"] == "calibrate":
+                reply = role.calibrate(int(cmd["images"]))
             elif cmd["cmd"] == "run":
                 reply = role.run(cmd)
             elif cmd["cmd"] == "flush_probe":
