@@ -26,8 +26,14 @@ from benchmark.contention._procs import RoleError
 from benchmark.contention._report import append_report, format_hot_paths, format_report
 
 #: ``--quick``: every scenario and every code path, in well under a minute on 2 CPU cores.
-QUICK = {"seconds": 3.0, "interval": 1.0, "steps": 4, "poll_seconds": 1.0, "poll_readers": 2,
-         "flush_images": 2}
+QUICK = {
+    "seconds": 3.0,
+    "interval": 1.0,
+    "steps": 4,
+    "poll_seconds": 1.0,
+    "poll_readers": 2,
+    "flush_images": 2,
+}
 
 
 def _optional_float(text: str) -> float | None:
@@ -49,48 +55,100 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmark.contention",
         description="Backend latency and runner throughput, alone and sharing one device, "
-                    "under this project's lease, the original scheme and no coordination.",
+        "under this project's lease, the original scheme and no coordination.",
     )
-    p.add_argument("--device", default=None,
-                   help="cpu or cuda[:N] (default: cuda when available, else cpu)")
-    p.add_argument("--pipeline", choices=PIPELINES, default=None,
-                   help="tiny (CPU default) or sd15-shaped (CUDA default: SD 1.5 configs, "
-                        "random weights)")
-    p.add_argument("--seconds", type=float, default=None,
-                   help="measured window per scenario (default 50)")
-    p.add_argument("--interval", type=float, default=None,
-                   help="seconds between backend requests (default: 2.5 x the backend's "
-                        "image time alone, measured at start-up)")
+    p.add_argument(
+        "--device", default=None, help="cpu or cuda[:N] (default: cuda when available, else cpu)"
+    )
+    p.add_argument(
+        "--pipeline",
+        choices=PIPELINES,
+        default=None,
+        help="tiny (CPU default) or sd15-shaped (CUDA default: SD 1.5 configs, random weights)",
+    )
+    p.add_argument(
+        "--seconds", type=float, default=None, help="measured window per scenario (default 50)"
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds between backend requests (default: 2.5 x the backend's "
+        "image time alone, measured at start-up)",
+    )
     p.add_argument("--steps", type=int, default=None, help="denoising steps per image (20)")
-    p.add_argument("--runner-steps", type=int, default=None,
-                   help="the runner's steps per image (default: --steps)")
-    p.add_argument("--size", type=int, default=None,
-                   help="image width and height (default: the pipeline's native size)")
+    p.add_argument(
+        "--runner-steps",
+        type=int,
+        default=None,
+        help="the runner's steps per image (default: --steps)",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="image width and height (default: the pipeline's native size)",
+    )
     p.add_argument("--guidance", type=float, default=7.5, help="guidance scale (7.5)")
-    p.add_argument("--schemes", default=",".join(DEFAULT_SCHEMES),
-                   help=f"shared scenarios, comma-separated, from {', '.join(SHARED_SCHEMES)}")
-    p.add_argument("--flush", choices=FLUSH_POLICIES, default="always",
-                   help="the lease's CUDA flush policy (always, as the services default)")
-    p.add_argument("--max-wait", type=_optional_float, default=10.0,
-                   help="backend max_wait in seconds, or none (10, as the backend default)")
-    p.add_argument("--pin-core", type=_optional_int, default=None,
-                   help="CPU core both roles are confined to (default on cpu: the last core; "
-                        "on cuda: none)")
-    p.add_argument("--models-dir", type=Path, default=Path("research/models/tiny"),
-                   help="where the tiny models are (built there when missing)")
-    p.add_argument("--poll-readers", type=int, default=None,
-                   help="processes polling read_status in the hot-path measurement (4)")
+    p.add_argument(
+        "--schemes",
+        default=",".join(DEFAULT_SCHEMES),
+        help=f"shared scenarios, comma-separated, from {', '.join(SHARED_SCHEMES)}",
+    )
+    p.add_argument(
+        "--flush",
+        choices=FLUSH_POLICIES,
+        default="always",
+        help="the lease's CUDA flush policy (always, as the services default)",
+    )
+    p.add_argument(
+        "--max-wait",
+        type=_optional_float,
+        default=10.0,
+        help="backend max_wait in seconds, or none (10, as the backend default)",
+    )
+    p.add_argument(
+        "--pin-core",
+        type=_optional_int,
+        default=None,
+        help="CPU core both roles are confined to (default on cpu: the last core; on cuda: none)",
+    )
+    p.add_argument(
+        "--models-dir",
+        type=Path,
+        default=Path("research/models/tiny"),
+        help="where the tiny models are (built there when missing)",
+    )
+    p.add_argument(
+        "--poll-readers",
+        type=int,
+        default=None,
+        help="processes polling read_status in the hot-path measurement (4)",
+    )
     p.add_argument("--poll-rate", type=float, default=20.0, help="reads per second per poller")
-    p.add_argument("--poll-seconds", type=float, default=None,
-                   help="hot-path measurement window (5)")
-    p.add_argument("--flush-images", type=int, default=None,
-                   help="images per flush policy in the CUDA flush measurement (8)")
-    p.add_argument("--hot-paths-only", action="store_true",
-                   help="measure only the lease's hot paths and the status poll (seconds)")
-    p.add_argument("--quick", action="store_true",
-                   help="a short smoke run of every scenario (~1 minute)")
-    p.add_argument("--output", type=Path, default=Path("docs/performance.md"),
-                   help="Markdown file the report is appended to")
+    p.add_argument(
+        "--poll-seconds", type=float, default=None, help="hot-path measurement window (5)"
+    )
+    p.add_argument(
+        "--flush-images",
+        type=int,
+        default=None,
+        help="images per flush policy in the CUDA flush measurement (8)",
+    )
+    p.add_argument(
+        "--hot-paths-only",
+        action="store_true",
+        help="measure only the lease's hot paths and the status poll (seconds)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="a short smoke run of every scenario (~1 minute)"
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=Path("docs/performance.md"),
+        help="Markdown file the report is appended to",
+    )
     p.add_argument("--no-append", action="store_true", help="print only")
     return p
 
@@ -155,15 +213,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _hot_paths_only(config: ContentionConfig, args: argparse.Namespace,
-                    progress: Callable[[str], None]) -> int:
+def _hot_paths_only(
+    config: ContentionConfig, args: argparse.Namespace, progress: Callable[[str], None]
+) -> int:
     load = os.getloadavg()
     started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    progress(f"hot paths: {config.poll_readers} status pollers at {config.poll_rate:g}/s "
-             "while a lease cycles ...")
+    progress(
+        f"hot paths: {config.poll_readers} status pollers at {config.poll_rate:g}/s "
+        "while a lease cycles ..."
+    )
     with tempfile.TemporaryDirectory(prefix="contention-hot-") as tmp:
-        hot = measure_hot_paths(Path(tmp), config.poll_readers, config.poll_rate,
-                                config.poll_seconds, repeats=500 if config.quick else 2000)
+        hot = measure_hot_paths(
+            Path(tmp),
+            config.poll_readers,
+            config.poll_rate,
+            config.poll_seconds,
+            repeats=500 if config.quick else 2000,
+        )
     command = shlex.join(["python", "-m", "benchmark.contention", *sys.argv[1:]])
     text = format_hot_paths(hot, command, started_at, load, os.cpu_count())
     print(text)

@@ -58,11 +58,13 @@ class ContentionConfig:
         if self.device != "cpu" and not self.device.startswith("cuda"):
             raise ValueError(f"device: must be 'cpu' or 'cuda[:N]', got {self.device!r}")
         if self.pipeline not in PIPELINES:
-            raise ValueError(f"pipeline: must be one of {', '.join(PIPELINES)}, "
-                             f"got {self.pipeline!r}")
+            raise ValueError(
+                f"pipeline: must be one of {', '.join(PIPELINES)}, got {self.pipeline!r}"
+            )
         if self.flush not in FLUSH_POLICIES:
-            raise ValueError(f"flush: must be one of {', '.join(FLUSH_POLICIES)}, "
-                             f"got {self.flush!r}")
+            raise ValueError(
+                f"flush: must be one of {', '.join(FLUSH_POLICIES)}, got {self.flush!r}"
+            )
         for name in ("seconds", "interval", "poll_rate", "poll_seconds"):
             value = getattr(self, name)
             if value is None and name == "interval":
@@ -70,13 +72,16 @@ class ContentionConfig:
             if not value > 0:
                 raise ValueError(f"{name}: must be > 0 seconds (or per second), got {value!r}")
         if self.interval is not None and self.interval > self.seconds:
-            raise ValueError(f"interval: {self.interval} s is longer than the window "
-                             f"(seconds={self.seconds}): no request would be measured")
+            raise ValueError(
+                f"interval: {self.interval} s is longer than the window "
+                f"(seconds={self.seconds}): no request would be measured"
+            )
         for name in ("steps", "runner_steps_or_default", "flush_images"):
             value = getattr(self, name)
             if value < 1:
-                raise ValueError(f"{name.removesuffix('_or_default')}: must be at least 1, "
-                                 f"got {value!r}")
+                raise ValueError(
+                    f"{name.removesuffix('_or_default')}: must be at least 1, got {value!r}"
+                )
         if self.poll_readers < 0:
             raise ValueError(f"poll_readers: must be >= 0, got {self.poll_readers!r}")
         if self.size is not None and (self.size < 8 or self.size % 8):
@@ -85,8 +90,10 @@ class ContentionConfig:
             raise ValueError(f"max_wait: must be >= 0 seconds or None, got {self.max_wait!r}")
         unknown = [s for s in self.schemes if s not in SHARED_SCHEMES]
         if unknown or not self.schemes:
-            raise ValueError(f"schemes: each must be one of {', '.join(SHARED_SCHEMES)}, "
-                             f"got {', '.join(self.schemes) or 'none'}")
+            raise ValueError(
+                f"schemes: each must be one of {', '.join(SHARED_SCHEMES)}, "
+                f"got {', '.join(self.schemes) or 'none'}"
+            )
         if self.pin_core is not None and self.pin_core < 0:
             raise ValueError(f"pin_core: must be a CPU index >= 0, got {self.pin_core!r}")
         return self

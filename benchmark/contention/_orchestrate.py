@@ -64,8 +64,9 @@ def _tiny_is_built(config: ContentionConfig) -> bool:
     return config.pipeline != "tiny" or (config.models_dir / "tiny-models.json").is_file()
 
 
-def _start_roles(config: ContentionConfig, progress: Progress
-                 ) -> tuple[RoleProcess, RoleProcess, dict[str, dict[str, Any]]]:
+def _start_roles(
+    config: ContentionConfig, progress: Progress
+) -> tuple[RoleProcess, RoleProcess, dict[str, dict[str, Any]]]:
     env = role_env()
     backend = RoleProcess(_spec(config, "backend"), env)
     runner: RoleProcess | None = None
@@ -84,18 +85,28 @@ def _start_roles(config: ContentionConfig, progress: Progress
             runner.close()
         raise
     for ready in (ready_backend, ready_runner):
-        progress(f"{ready['role']}: pipeline ready in {ready['load_seconds']:.1f} s, "
-                 f"{ready['step_seconds'] * 1000:.0f} ms a step alone (pid {ready['pid']})")
+        progress(
+            f"{ready['role']}: pipeline ready in {ready['load_seconds']:.1f} s, "
+            f"{ready['step_seconds'] * 1000:.0f} ms a step alone (pid {ready['pid']})"
+        )
     return backend, runner, {"backend": ready_backend, "runner": ready_runner}
 
 
-def _window(config: ContentionConfig, workers: list[RoleProcess], scheme: str,
-            folder: Path) -> list[dict[str, Any]]:
+def _window(
+    config: ContentionConfig, workers: list[RoleProcess], scheme: str, folder: Path
+) -> list[dict[str, Any]]:
     path = folder / scheme / "status.json"
     start = time.monotonic() + _START_DELAY
-    command = {"cmd": "run", "scheme": scheme, "path": str(path), "flush": config.flush,
-               "max_wait": config.max_wait, "start": start, "end": start + config.seconds,
-               "interval": config.interval}
+    command = {
+        "cmd": "run",
+        "scheme": scheme,
+        "path": str(path),
+        "flush": config.flush,
+        "max_wait": config.max_wait,
+        "start": start,
+        "end": start + config.seconds,
+        "interval": config.interval,
+    }
     for worker in workers:
         worker.send(command)
     # A window can overrun by a queued request or two; a hang must still end the run.
@@ -111,8 +122,9 @@ def _default_pin(config: ContentionConfig) -> int | None:
     return max(os.sched_getaffinity(0))
 
 
-def run_contention(config: ContentionConfig, progress: Progress | None = None,
-                   argv: list[str] | None = None) -> ContentionReport:
+def run_contention(
+    config: ContentionConfig, progress: Progress | None = None, argv: list[str] | None = None
+) -> ContentionReport:
     """Run every scenario of ``config`` in one sitting and return the figures.
 
     Two role processes (backend and runner) load the pipeline once and stay up
@@ -153,8 +165,10 @@ def run_contention(config: ContentionConfig, progress: Progress | None = None,
                 config = ContentionConfig(**{**config.__dict__, "interval": interval})
                 report.config = config
                 report.auto_interval = True
-                say(f"request interval {interval:g} s ({AUTO_INTERVAL_FACTOR:g} x the backend's "
-                    f"{image:.2f} s image alone)")
+                say(
+                    f"request interval {interval:g} s ({AUTO_INTERVAL_FACTOR:g} x the backend's "
+                    f"{image:.2f} s image alone)"
+                )
             config.check()
             plan: list[tuple[str, str, list[RoleProcess]]] = [
                 ("backend alone", "none", [backend]),
@@ -163,22 +177,34 @@ def run_contention(config: ContentionConfig, progress: Progress | None = None,
             ]
             for index, (name, scheme, workers) in enumerate(plan, 1):
                 say(f"[{index}/{len(plan)}] {name}: {config.seconds:g} s window ...")
-                replies = dict(zip([w.name for w in workers],
-                                   _window(config, workers, scheme, folder), strict=True))
+                replies = dict(
+                    zip(
+                        [w.name for w in workers],
+                        _window(config, workers, scheme, folder),
+                        strict=True,
+                    )
+                )
                 result = ScenarioResult(
                     name=name,
                     scheme=scheme,
                     backend=BackendFigures.from_reply(replies["backend"])
-                    if "backend" in replies else None,
+                    if "backend" in replies
+                    else None,
                     runner=RunnerFigures.from_reply(replies["runner"])
-                    if "runner" in replies else None,
+                    if "runner" in replies
+                    else None,
                 )
                 report.scenarios.append(result)
                 say(f"[{index}/{len(plan)}] {name}: {_one_line(result)}")
             say("flush policies (CUDA only) ...")
             report.flush_probe = runner.ask(
-                {"cmd": "flush_probe", "path": str(folder / "flush" / "status.json"),
-                 "images": config.flush_images}, config.seconds * 10 + 600)
+                {
+                    "cmd": "flush_probe",
+                    "path": str(folder / "flush" / "status.json"),
+                    "images": config.flush_images,
+                },
+                config.seconds * 10 + 600,
+            )
         finally:
             backend.quit()
             runner.quit()
@@ -188,15 +214,23 @@ def run_contention(config: ContentionConfig, progress: Progress | None = None,
         alone_r = report.scenarios[1].runner
         assert alone_b is not None
         assert alone_r is not None
-        report.comparisons = [SharedComparison.of(s, alone_b, alone_r)
-                              for s in report.scenarios[2:]]
-        say(f"hot paths: {config.poll_readers} status pollers at {config.poll_rate:g}/s "
-            f"while a lease cycles ...")
-        report.hot_paths = measure_hot_paths(folder / "hot", config.poll_readers,
-                                             config.poll_rate, config.poll_seconds,
-                                             repeats=500 if config.quick else 2000)
-    report.machine.update(device=report.roles["runner"]["device_name"],
-                          torch=report.roles["runner"]["torch"])
+        report.comparisons = [
+            SharedComparison.of(s, alone_b, alone_r) for s in report.scenarios[2:]
+        ]
+        say(
+            f"hot paths: {config.poll_readers} status pollers at {config.poll_rate:g}/s "
+            f"while a lease cycles ..."
+        )
+        report.hot_paths = measure_hot_paths(
+            folder / "hot",
+            config.poll_readers,
+            config.poll_rate,
+            config.poll_seconds,
+            repeats=500 if config.quick else 2000,
+        )
+    report.machine.update(
+        device=report.roles["runner"]["device_name"], torch=report.roles["runner"]["torch"]
+    )
     report.duration_seconds = time.monotonic() - began
     report.load_average_end = os.getloadavg()
     return report

@@ -81,16 +81,19 @@ def _cycler(path: str, seconds: float, go: Any, start_at: Any, out: Any) -> None
     out.put(("cycler", cycles))
 
 
-def _polled_window(path: Path, readers: int, rate: float, seconds: float
-                   ) -> tuple[list[float], list[float]]:
+def _polled_window(
+    path: Path, readers: int, rate: float, seconds: float
+) -> tuple[list[float], list[float]]:
     """(poll costs, acquire+release costs) of one window with ``readers`` pollers."""
     ctx = multiprocessing.get_context("spawn")
     out: multiprocessing.queues.Queue[Any] = ctx.Queue()
     go = ctx.Event()
     start_at = ctx.Value("d", 0.0)
     procs = [ctx.Process(target=_cycler, args=(str(path), seconds, go, start_at, out))]
-    procs += [ctx.Process(target=_poller, args=(str(path), rate, seconds, go, start_at, out))
-              for _ in range(readers)]
+    procs += [
+        ctx.Process(target=_poller, args=(str(path), rate, seconds, go, start_at, out))
+        for _ in range(readers)
+    ]
     reads: list[float] = []
     cycles: list[float] = []
     try:
@@ -156,17 +159,19 @@ class HotPaths:
     reads: int
 
 
-def measure_hot_paths(folder: Path, readers: int, rate: float, seconds: float,
-                      repeats: int = 2000) -> HotPaths:
+def measure_hot_paths(
+    folder: Path, readers: int, rate: float, seconds: float, repeats: int = 2000
+) -> HotPaths:
     """In-process costs, then the lease cycling alone and under ``readers`` pollers."""
     figures = _in_process(folder / "micro" / "status.json", repeats)
     _, alone = _polled_window(folder / "cycle-alone" / "status.json", 0, rate, seconds)
-    reads, polled = _polled_window(folder / "cycle-polled" / "status.json", readers, rate,
-                                   seconds)
+    reads, polled = _polled_window(folder / "cycle-polled" / "status.json", readers, rate, seconds)
     figures.update(
-        cycle_alone_p50_us=_us(alone, 50), cycle_alone_p99_us=_us(alone, 99),
-        cycle_polled_p50_us=_us(polled, 50), cycle_polled_p99_us=_us(polled, 99),
-        read_polled_p50_us=_us(reads, 50), read_polled_p99_us=_us(reads, 99),
+        cycle_alone_p50_us=_us(alone, 50),
+        cycle_alone_p99_us=_us(alone, 99),
+        cycle_polled_p50_us=_us(polled, 50),
+        cycle_polled_p99_us=_us(polled, 99),
+        read_polled_p50_us=_us(reads, 50),
+        read_polled_p99_us=_us(reads, 99),
     )
-    return HotPaths(figures=figures, readers=readers, rate=rate, seconds=seconds,
-                    reads=len(reads))
+    return HotPaths(figures=figures, readers=readers, rate=rate, seconds=seconds, reads=len(reads))

@@ -41,8 +41,9 @@ class RoleProcess:
             cwd=Path.cwd(),
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, name=f"contention-{self.name}-reader",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._read, name=f"contention-{self.name}-reader", daemon=True
+        ).start()
 
     @property
     def pid(self) -> int:
@@ -67,8 +68,9 @@ class RoleProcess:
         try:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
-            raise RoleError(f"{self.name} process gave no answer within {timeout:.0f} s\n"
-                            f"{self._log_tail()}") from None
+            raise RoleError(
+                f"{self.name} process gave no answer within {timeout:.0f} s\n{self._log_tail()}"
+            ) from None
         if line is None:
             code = self._proc.wait()
             raise RoleError(f"{self.name} process exited (status {code})\n{self._log_tail()}")
@@ -114,9 +116,9 @@ class RoleProcess:
 def role_env() -> dict[str, str]:
     """The children's environment: one OpenMP thread each, offline, this project importable."""
     env = dict(os.environ)
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false",
-               HF_HUB_OFFLINE="1")
+    env.update(
+        OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1"
+    )
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
-

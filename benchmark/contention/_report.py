@@ -38,14 +38,20 @@ def _header(report: ContentionReport) -> list[str]:
     load = " / ".join(f"{x:.2f}" for x in report.load_average)
     if report.load_average_end is not None:
         load += ", at the end " + " / ".join(f"{x:.2f}" for x in report.load_average_end)
-    pin = (f"both roles pinned to CPU {c.pin_core} with 1 OpenMP thread each: one core stands "
-           "in for the one GPU, so \"no coordination\" time-slices it as a GPU would"
-           if c.pin_core is not None else "roles not pinned to a core (1 OpenMP thread each)")
+    pin = (
+        f"both roles pinned to CPU {c.pin_core} with 1 OpenMP thread each: one core stands "
+        'in for the one GPU, so "no coordination" time-slices it as a GPU would'
+        if c.pin_core is not None
+        else "roles not pinned to a core (1 OpenMP thread each)"
+    )
     steps = f"{c.steps}" + ("" if c.runner_steps is None else f" (runner {c.runner_steps})")
     size = f"{c.size}x{c.size}" if c.size else "the pipeline's native size"
     b, r = report.roles["backend"], report.roles["runner"]
-    auto = (f" ({AUTO_INTERVAL_FACTOR:g} x the backend's image time alone)"
-            if report.auto_interval else "")
+    auto = (
+        f" ({AUTO_INTERVAL_FACTOR:g} x the backend's image time alone)"
+        if report.auto_interval
+        else ""
+    )
     return [
         f"## Contention: backend and runner on one device ({report.started_at})",
         "",
@@ -63,7 +69,7 @@ def _header(report: ContentionReport) -> list[str]:
         f"{report.duration_seconds:.0f} s.",
         "- Latency counts from a request's arrival to its last image; the lease wait is the "
         "handle's `wait_seconds`. Runner images/s counts whole images from the window's start "
-        "to the last image finished inside it. \"vs idle\" divides the runner's shared/alone "
+        'to the last image finished inside it. "vs idle" divides the runner\'s shared/alone '
         "ratio by the share of time the backend alone leaves the device idle "
         "(1 - its busy fraction). Peak memory: RSS high-water mark on the CPU, "
         "`torch.cuda.max_memory_reserved` on CUDA, in MiB.",
@@ -74,27 +80,51 @@ def _header(report: ContentionReport) -> list[str]:
 def _scenario_table(report: ContentionReport) -> list[str]:
     comparisons: dict[str, SharedComparison] = {c.scheme: c for c in report.comparisons}
     lines = [
-        _row(["scenario", "requests", "p50 ms", "p95 ms", "p99 ms", "p99 vs alone",
-              "lease wait p50 ms", "wait p99 ms", "busy", "runner img/s", "vs alone",
-              "vs idle", "yields/img", "peak MiB backend", "peak MiB runner"]),
+        _row(
+            [
+                "scenario",
+                "requests",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "p99 vs alone",
+                "lease wait p50 ms",
+                "wait p99 ms",
+                "busy",
+                "runner img/s",
+                "vs alone",
+                "vs idle",
+                "yields/img",
+                "peak MiB backend",
+                "peak MiB runner",
+            ]
+        ),
         _row(["---"] + ["---:"] * 14),
     ]
     for s in report.scenarios:
         b, r = s.backend, s.runner
         comp = comparisons.get(s.scheme) if b is not None and r is not None else None
-        lines.append(_row([
-            s.name,
-            str(b.requests) if b else "",
-            _ms(b.p50) if b else "", _ms(b.p95) if b else "", _ms(b.p99) if b else "",
-            _x(comp.p99_ratio) if comp else "",
-            _ms(b.wait_p50) if b else "", _ms(b.wait_p99) if b else "",
-            _x(b.busy_fraction) if b else "",
-            _x(r.images_per_second, 3) if r else "",
-            _x(comp.runner_ratio) if comp else "",
-            _x(comp.runner_vs_idle) if comp else "",
-            _x(r.yields_per_image) if r else "",
-            _mib(b.peak_bytes) if b else "", _mib(r.peak_bytes) if r else "",
-        ]))
+        lines.append(
+            _row(
+                [
+                    s.name,
+                    str(b.requests) if b else "",
+                    _ms(b.p50) if b else "",
+                    _ms(b.p95) if b else "",
+                    _ms(b.p99) if b else "",
+                    _x(comp.p99_ratio) if comp else "",
+                    _ms(b.wait_p50) if b else "",
+                    _ms(b.wait_p99) if b else "",
+                    _x(b.busy_fraction) if b else "",
+                    _x(r.images_per_second, 3) if r else "",
+                    _x(comp.runner_ratio) if comp else "",
+                    _x(comp.runner_vs_idle) if comp else "",
+                    _x(r.yields_per_image) if r else "",
+                    _mib(b.peak_bytes) if b else "",
+                    _mib(r.peak_bytes) if r else "",
+                ]
+            )
+        )
     lines.append("")
     for comp in report.comparisons:
         if comp.scheme != "lease":
@@ -113,19 +143,38 @@ def _scenario_table(report: ContentionReport) -> list[str]:
 
 def _flush_table(probe: dict[str, Any]) -> list[str]:
     if not probe.get("available"):
-        return [f"Flush policies and memory returned on release: n/a "
-                f"({probe.get('reason', 'no CUDA')}).", ""]
+        return [
+            f"Flush policies and memory returned on release: n/a "
+            f"({probe.get('reason', 'no CUDA')}).",
+            "",
+        ]
     lines = [
         "Flush policies (runner alone under the lease, one lease per image):",
         "",
-        _row(["flush", "img/s", "release ms/img", "returned on release MiB",
-              "reserved - allocated after release MiB"]),
+        _row(
+            [
+                "flush",
+                "img/s",
+                "release ms/img",
+                "returned on release MiB",
+                "reserved - allocated after release MiB",
+            ]
+        ),
         _row(["---", "---:", "---:", "---:", "---:"]),
     ]
     for policy in ("always", "on_handoff", "never"):
         p = probe[policy]
-        lines.append(_row([policy, _x(p["images_per_second"], 3), _x(p["release_seconds"] * 1000),
-                           _mib(p["returned_bytes"]), _mib(p["cached_after_bytes"])]))
+        lines.append(
+            _row(
+                [
+                    policy,
+                    _x(p["images_per_second"], 3),
+                    _x(p["release_seconds"] * 1000),
+                    _mib(p["returned_bytes"]),
+                    _mib(p["cached_after_bytes"]),
+                ]
+            )
+        )
     return [*lines, ""]
 
 
@@ -160,18 +209,35 @@ def code_version() -> str:
     """The project's commit, marked ``+local changes`` when gpu_coord or benchmark differ."""
     root = Path(__file__).resolve().parents[2]
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                              capture_output=True, text=True, timeout=10, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "gpu_coord", "benchmark"],
-                               cwd=root, capture_output=True, text=True, timeout=10, check=True)
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "gpu_coord", "benchmark"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return "an unknown commit"
     local = " +local changes" if dirty.stdout.strip() else ""
     return f"commit {head.stdout.strip()}{local}"
 
 
-def format_hot_paths(hot: HotPaths, command: str, started_at: str,
-                     load: tuple[float, float, float], cores: int | None) -> str:
+def format_hot_paths(
+    hot: HotPaths,
+    command: str,
+    started_at: str,
+    load: tuple[float, float, float],
+    cores: int | None,
+) -> str:
     """A section with only the hot-path table (``--hot-paths-only``)."""
     loads = " / ".join(f"{x:.2f}" for x in load)
     lines = [
@@ -188,8 +254,12 @@ def format_hot_paths(hot: HotPaths, command: str, started_at: str,
 
 def format_report(report: ContentionReport) -> str:
     """The Markdown section for one sitting: header, scenario table, flush, hot paths."""
-    lines = [*_header(report), *_scenario_table(report), *_flush_table(report.flush_probe),
-             *_hot_table(report.hot_paths)]
+    lines = [
+        *_header(report),
+        *_scenario_table(report),
+        *_flush_table(report.flush_probe),
+        *_hot_table(report.hot_paths),
+    ]
     return "\n".join(lines)
 
 
@@ -198,7 +268,10 @@ def append_report(text: str, output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     existing = output.read_text() if output.exists() else ""
     prefix = "" if existing else "# Performance\n\n"
-    separator = "" if not existing or existing.endswith("\n\n") else (
-        "\n" if existing.endswith("\n") else "\n\n")
+    separator = (
+        ""
+        if not existing or existing.endswith("\n\n")
+        else ("\n" if existing.endswith("\n") else "\n\n")
+    )
     with output.open("a") as handle:
         handle.write(separator + prefix + text.rstrip("\n") + "\n")

@@ -132,8 +132,13 @@ class Role:
             service.append(done - granted)
             forced += bool(held.forced)
             arrival += interval
-        return {"latency": latency, "wait": wait, "service": service, "forced": forced,
-                "window": end - start}
+        return {
+            "latency": latency,
+            "wait": wait,
+            "service": service,
+            "forced": forced,
+            "window": end - start,
+        }
 
     def _runner(self, scheme: Any, start: float, end: float) -> dict[str, Any]:
         """Images back to back from ``start``; the image still running at ``end`` is dropped."""
@@ -148,12 +153,14 @@ class Role:
             held = scheme.runner()
             step_yield = scheme.step_yield
 
-            def on_step(step: int, total: int, held: Any = held, step_yield: bool = step_yield
-                        ) -> None:
+            def on_step(
+                step: int, total: int, held: Any = held, step_yield: bool = step_yield
+            ) -> None:
                 if step_yield:
                     held.checkpoint()
                 if time.monotonic() >= end:
                     raise WindowOver
+
             try:
                 with held:
                     self._image(on_step)
@@ -167,8 +174,13 @@ class Role:
                 break
             images += 1
             last_end = now
-        return {"images": images, "span": last_end - start, "yields": yields, "wait": wait,
-                "window": end - start}
+        return {
+            "images": images,
+            "span": last_end - start,
+            "yields": yields,
+            "wait": wait,
+            "window": end - start,
+        }
 
     # ----------------------------------------------------------- flush probe
 
@@ -250,10 +262,19 @@ def main(argv: list[str]) -> int:
     role = Role(spec)
     import torch
 
-    _answer(channel, {"ready": True, "role": role.role, "load_seconds": role.load_seconds,
-                      "step_seconds": role.step_seconds, "device": role.device,
-                      "torch": torch.__version__, "pid": os.getpid(),
-                      "device_name": _device_name(role.device)})
+    _answer(
+        channel,
+        {
+            "ready": True,
+            "role": role.role,
+            "load_seconds": role.load_seconds,
+            "step_seconds": role.step_seconds,
+            "device": role.device,
+            "torch": torch.__version__,
+            "pid": os.getpid(),
+            "device_name": _device_name(role.device),
+        },
+    )
     for line in sys.stdin:
         cmd = json.loads(line)
         try:

@@ -99,8 +99,9 @@ class SharedComparison:
     runner_vs_idle: float
 
     @classmethod
-    def of(cls, shared: ScenarioResult, backend_alone: BackendFigures,
-           runner_alone: RunnerFigures) -> SharedComparison:
+    def of(
+        cls, shared: ScenarioResult, backend_alone: BackendFigures, runner_alone: RunnerFigures
+    ) -> SharedComparison:
         assert shared.backend is not None
         assert shared.runner is not None
         idle = 1.0 - backend_alone.busy_fraction

@@ -53,9 +53,21 @@ def test_quick_run_reports_every_scheme(tmp_path: Path, tiny_models) -> None:  #
     output.write_text("# Performance\n\n## Another benchmark\n\nkept as it was\n")
     env = role_env()
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmark.contention", "--quick", "--output", str(output),
-         "--models-dir", str(tiny_models.root)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=540,
+        [
+            sys.executable,
+            "-m",
+            "benchmark.contention",
+            "--quick",
+            "--output",
+            str(output),
+            "--models-dir",
+            str(tiny_models.root),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     text = output.read_text()
@@ -92,8 +104,11 @@ def test_quick_run_reports_every_scheme(tmp_path: Path, tiny_models) -> None:  #
     assert _num(rows["shared: none"][11]) == 0
     assert "Targets with this project's lease" in section
     assert "Flush policies and memory returned on release: n/a" in section
-    for path in ("checkpoint, nobody waiting", "status poll, while the lease cycles",
-                 "acquire + release, cycling, under the pollers"):
+    for path in (
+        "checkpoint, nobody waiting",
+        "status poll, while the lease cycles",
+        "acquire + release, cycling, under the pollers",
+    ):
         p50, p99 = (_num(c) for c in rows[path])
         assert 0 < p50 <= p99
 
@@ -169,8 +184,15 @@ def test_config_defaults_are_valid() -> None:
 
 @pytest.mark.timeout(300)
 def test_a_failing_role_is_reported_with_its_log_and_reaped(tmp_path: Path) -> None:
-    spec = {"role": "runner", "pipeline": "nope", "device": "cpu",
-            "models_dir": str(tmp_path), "steps": 2, "size": None, "guidance": 0.0}
+    spec = {
+        "role": "runner",
+        "pipeline": "nope",
+        "device": "cpu",
+        "models_dir": str(tmp_path),
+        "steps": 2,
+        "size": None,
+        "guidance": 0.0,
+    }
     role = RoleProcess(spec, role_env())
     try:
         with pytest.raises(RoleError, match=r"runner process exited[\s\S]*pipeline"):
