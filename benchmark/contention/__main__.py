@@ -27,6 +27,7 @@ from benchmark.contention._report import append_report, format_hot_paths, format
 
 #: ``--quick``: every scenario and every code path, in well under a minute on 2 CPU cores.
 QUICK = {
+    "rounds": 1,
     "seconds": 3.0,
     "interval": 1.0,
     "steps": 4,
@@ -68,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seconds", type=float, default=None, help="measured window per scenario (default 50)"
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="scenarios take turns in this many rounds of seconds/rounds each (3)",
     )
     p.add_argument(
         "--interval",
@@ -166,6 +173,7 @@ def config_from_args(args: argparse.Namespace) -> ContentionConfig:
         device=device,
         pipeline=args.pipeline or ("sd15-shaped" if on_cuda else "tiny"),
         seconds=float(pick("seconds", 50.0)),
+        rounds=int(pick("rounds", 3)),
         interval=args.interval if args.interval is not None else quick.get("interval"),
         steps=int(pick("steps", 20)),
         runner_steps=args.runner_steps,

@@ -19,7 +19,8 @@ FLUSH_POLICIES = ("always", "on_handoff", "never")
 class ContentionConfig:
     """Everything a run needs; :meth:`check` names the first bad field.
 
-    ``seconds`` is the measured window of each scenario; the backend issues a
+    ``seconds`` is the measured time of each scenario, split into ``rounds``
+    windows that take turns with the other scenarios'; the backend issues a
     request every ``interval`` seconds (fixed inter-arrival, open loop) and both
     roles make ``steps``-step images. ``interval=None`` picks
     ``AUTO_INTERVAL_FACTOR`` times the backend's image time alone (measured at
@@ -32,6 +33,7 @@ class ContentionConfig:
     device: str = "cpu"
     pipeline: str = "tiny"
     seconds: float = 50.0
+    rounds: int = 3
     interval: float | None = None
     steps: int = 20
     runner_steps: int | None = None
@@ -76,7 +78,7 @@ class ContentionConfig:
                 f"interval: {self.interval} s is longer than the window "
                 f"(seconds={self.seconds}): no request would be measured"
             )
-        for name in ("steps", "runner_steps_or_default", "flush_images"):
+        for name in ("steps", "runner_steps_or_default", "flush_images", "rounds"):
             value = getattr(self, name)
             if value < 1:
                 raise ValueError(

@@ -21,6 +21,7 @@ from benchmark.contention._stats import (
     RunnerFigures,
     ScenarioResult,
     SharedComparison,
+    merge_replies,
 )
 
 Progress = Callable[[str], None]
@@ -93,7 +94,11 @@ def _start_roles(
 
 
 def _window(
-    config: ContentionConfig, workers: list[RoleProcess], scheme: str, folder: Path
+    config: ContentionConfig,
+    seconds: float,
+    workers: list[RoleProcess],
+    scheme: str,
+    folder: Path,
 ) -> list[dict[str, Any]]:
     path = folder / scheme / "status.json"
     start = time.monotonic() + _START_DELAY
@@ -104,13 +109,13 @@ def _window(
         "flush": config.flush,
         "max_wait": config.max_wait,
         "start": start,
-        "end": start + config.seconds,
+        "end": start + seconds,
         "interval": config.interval,
     }
     for worker in workers:
         worker.send(command)
     # A window can overrun by a queued request or two; a hang must still end the run.
-    patience = config.seconds * 4 + 300
+    patience = seconds * 4 + 300
     return [worker.receive(patience) for worker in workers]
 
 
@@ -175,27 +180,34 @@ def run_contention(
                 ("runner alone", "none", [runner]),
                 *[(f"shared: {scheme}", scheme, [backend, runner]) for scheme in config.schemes],
             ]
-            for index, (name, scheme, workers) in enumerate(plan, 1):
-                say(f"[{index}/{len(plan)}] {name}: {config.seconds:g} s window ...")
-                replies = dict(
-                    zip(
-                        [w.name for w in workers],
-                        _window(config, workers, scheme, folder),
-                        strict=True,
+            # Rounds: every scenario runs once per round, in turn, so a burst of load
+            # from elsewhere on the host spreads over all of them instead of skewing one.
+            window = config.seconds / config.rounds
+            merged: list[dict[str, dict[str, Any]]] = [{} for _ in plan]
+            for round_no in range(1, config.rounds + 1):
+                for index, (name, scheme, workers) in enumerate(plan):
+                    say(
+                        f"round {round_no}/{config.rounds}, [{index + 1}/{len(plan)}] {name}: "
+                        f"{window:g} s window ..."
                     )
-                )
+                    replies = _window(config, window, workers, scheme, folder / str(round_no))
+                    for worker, reply in zip(workers, replies, strict=True):
+                        merged[index][worker.name] = merge_replies(
+                            merged[index].get(worker.name), reply
+                        )
+            for (name, scheme, _), by_role in zip(plan, merged, strict=True):
                 result = ScenarioResult(
                     name=name,
                     scheme=scheme,
-                    backend=BackendFigures.from_reply(replies["backend"])
-                    if "backend" in replies
+                    backend=BackendFigures.from_reply(by_role["backend"])
+                    if "backend" in by_role
                     else None,
-                    runner=RunnerFigures.from_reply(replies["runner"])
-                    if "runner" in replies
+                    runner=RunnerFigures.from_reply(by_role["runner"])
+                    if "runner" in by_role
                     else None,
                 )
                 report.scenarios.append(result)
-                say(f"[{index}/{len(plan)}] {name}: {_one_line(result)}")
+                say(f"{name}: {_one_line(result)}")
             say("flush policies (CUDA only) ...")
             report.flush_probe = runner.ask(
                 {

@@ -59,8 +59,10 @@ def _header(report: ContentionReport) -> list[str]:
         "",
         f"- Machine: {m['cores']} cores, {m.get('device', c.device)}, torch {m.get('torch')}, "
         f"Python {m['python']}; load average at start {load} (1/5/15 min).",
-        f"- Parameters: pipeline `{c.pipeline}` on `{c.device}`, {c.seconds:g} s window per "
-        f"scenario, a backend request every {c.interval or 0:g} s{auto} (fixed inter-arrival, "
+        f"- Parameters: pipeline `{c.pipeline}` on `{c.device}`, {c.seconds:g} s per "
+        f"scenario in {c.rounds} round(s) of {c.seconds / c.rounds:.1f} s that take turns with "
+        f"the other scenarios, a backend request every {c.interval or 0:g} s{auto} "
+        "(fixed inter-arrival, "
         "open loop), "
         f"{steps} steps per image at {size}, guidance {c.guidance:g}, flush `{c.flush}`, "
         f"backend max_wait {c.max_wait} s; {pin}.",

@@ -113,3 +113,25 @@ class SharedComparison:
             runner_ratio=runner_ratio,
             runner_vs_idle=ratio(runner_ratio, idle),
         )
+
+
+def merge_replies(total: dict[str, Any] | None, reply: dict[str, Any]) -> dict[str, Any]:
+    """One role's replies of several windows of a scenario as if from one window.
+
+    Lists (latencies, waits, service times) are joined, counts and window lengths
+    added, and the peak memory is the largest peak.
+    """
+    if total is None:
+        return dict(reply)
+    merged = dict(total)
+    for key, value in reply.items():
+        if key == "peak_bytes":
+            peaks = [p for p in (total.get(key), value) if p is not None]
+            merged[key] = max(peaks) if peaks else None
+        elif isinstance(value, list):
+            merged[key] = [*total.get(key, []), *value]
+        elif isinstance(value, int | float):
+            merged[key] = total.get(key, 0) + value
+        else:
+            merged[key] = value
+    return merged
