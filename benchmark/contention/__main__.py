@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU core both roles are confined to (default on cpu: the last core; on cuda: none)",
     )
     p.add_argument(
+        "--keep-warm",
+        action="store_true",
+        help="run a SCHED_IDLE busy loop on the pinned core so it never idles",
+    )
+    p.add_argument(
         "--models-dir",
         type=Path,
         default=Path("research/models/tiny"),
@@ -183,6 +188,7 @@ def config_from_args(args: argparse.Namespace) -> ContentionConfig:
         flush=args.flush,
         max_wait=args.max_wait,
         pin_core=args.pin_core,
+        keep_warm=args.keep_warm,
         models_dir=args.models_dir,
         poll_readers=int(pick("poll_readers", 4)),
         poll_rate=args.poll_rate,

@@ -27,7 +27,8 @@ class ContentionConfig:
     start-up), so the backend keeps the device busy about 40% of the time on
     any machine. ``pin_core`` confines both role processes
     to one CPU core (the stand-in for one GPU, so that "no coordination" really
-    time-slices one device); ``None`` leaves them free.
+    time-slices one device); ``None`` leaves them free. ``keep_warm``
+    runs a SCHED_IDLE busy loop on the pinned core so that it never idles.
     """
 
     device: str = "cpu"
@@ -43,6 +44,7 @@ class ContentionConfig:
     flush: str = "always"
     max_wait: float | None = 10.0
     pin_core: int | None = None
+    keep_warm: bool = False
     models_dir: Path = field(default_factory=lambda: Path("research/models/tiny"))
     poll_readers: int = 4
     poll_rate: float = 20.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -15,7 +16,7 @@ from typing import Any
 
 from benchmark.contention._config import AUTO_INTERVAL_FACTOR, ContentionConfig
 from benchmark.contention._poll import HotPaths, measure_hot_paths
-from benchmark.contention._procs import RoleProcess, role_env
+from benchmark.contention._procs import RoleProcess, role_env, start_spinner, stop_spinner
 from benchmark.contention._stats import (
     BackendFigures,
     RunnerFigures,
@@ -154,10 +155,13 @@ def run_contention(
     with tempfile.TemporaryDirectory(prefix="contention-") as tmp:
         folder = Path(tmp)
         backend, runner, report.roles = _start_roles(config, say)
+        spinner: subprocess.Popen[bytes] | None = None
         try:
             if pin is not None:
                 for worker in (backend, runner):
                     worker.ask({"cmd": "pin", "cores": [pin]}, 30)
+            if pin is not None and config.keep_warm:
+                spinner = start_spinner(pin)
             say(f"both roles pinned to CPU {pin}" if pin is not None else "roles not pinned")
             # Time one image of each role alone, one after the other, where they will run.
             for worker in (backend, runner):
@@ -222,6 +226,7 @@ def run_contention(
             runner.quit()
             backend.close()
             runner.close()
+            stop_spinner(spinner)
         alone_b = report.scenarios[0].backend
         alone_r = report.scenarios[1].runner
         assert alone_b is not None

@@ -122,3 +122,37 @@ def role_env() -> dict[str, str]:
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
+
+
+# Runs at SCHED_IDLE: it gets the core only when nothing else wants it.
+_SPIN = (
+    "import os, sys\n"
+    "os.sched_setaffinity(0, {int(sys.argv[1])})\n"
+    "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+    "while True:\n"
+    "    pass\n"
+)
+
+
+def start_spinner(core: int) -> subprocess.Popen[bytes] | None:
+    """Keep ``core`` from idling with a SCHED_IDLE busy loop; None where unsupported.
+
+    A role alone on an otherwise idle core leaves it idle between requests, and
+    an idle (virtual) CPU wakes up slower than a busy one; the spinner gives every
+    scenario a core that never idles, as the roles give each other when sharing.
+    """
+    if not hasattr(os, "SCHED_IDLE"):
+        return None
+    return subprocess.Popen(
+        [sys.executable, "-c", _SPIN, str(core)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def stop_spinner(spinner: subprocess.Popen[bytes] | None) -> None:
+    """Kill and reap the spinner (None is ignored)."""
+    if spinner is None:
+        return
+    spinner.kill()
+    spinner.wait()

@@ -44,6 +44,8 @@ def _header(report: ContentionReport) -> list[str]:
         if c.pin_core is not None
         else "roles not pinned to a core (1 OpenMP thread each)"
     )
+    if c.pin_core is not None and c.keep_warm:
+        pin += "; a SCHED_IDLE busy loop keeps that core from idling in every scenario"
     steps = f"{c.steps}" + ("" if c.runner_steps is None else f" (runner {c.runner_steps})")
     size = f"{c.size}x{c.size}" if c.size else "the pipeline's native size"
     b, r = report.roles["backend"], report.roles["runner"]
