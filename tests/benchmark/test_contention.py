@@ -223,3 +223,43 @@ def test_sd15_shaped_components_have_the_sd15_sizes() -> None:
     assert millions(vae) == pytest.approx(83.65, rel=1e-3)
     assert millions(text) == pytest.approx(123.06, rel=1e-3)
     assert unet.config.sample_size * 8 == 512
+
+
+def test_rounds_merge_into_the_figures_of_one_long_window() -> None:
+    from benchmark.contention._stats import BackendFigures, RunnerFigures, merge_replies
+
+    rng = np.random.default_rng(5)
+    rounds = []
+    for _ in range(3):
+        latency = rng.uniform(0.5, 2.0, size=7).tolist()
+        rounds.append(
+            {
+                "latency": latency,
+                "wait": rng.uniform(0, 0.1, size=7).tolist(),
+                "service": [x * 0.9 for x in latency],
+                "forced": int(rng.integers(0, 2)),
+                "window": 10.0,
+                "peak_bytes": int(rng.integers(1, 100)),
+            }
+        )
+    merged = None
+    for reply in rounds:
+        merged = merge_replies(merged, reply)
+    assert merged is not None
+    figures = BackendFigures.from_reply(merged)
+    every = [x for r in rounds for x in r["latency"]]
+    assert figures.requests == len(every)
+    assert figures.p99 == pytest.approx(np.percentile(every, 99))
+    service = sum(x for r in rounds for x in r["service"])
+    assert figures.busy_fraction == pytest.approx(service / 30.0)
+    assert figures.forced == sum(r["forced"] for r in rounds)
+    assert figures.peak_bytes == max(r["peak_bytes"] for r in rounds)
+
+    runner = [
+        {"images": 4, "span": 8.0, "yields": 2, "wait": [0.1] * 4, "window": 10.0},
+        {"images": 6, "span": 9.0, "yields": 1, "wait": [0.2] * 6, "window": 10.0},
+    ]
+    merged = merge_replies(merge_replies(None, runner[0]), runner[1])
+    figures_r = RunnerFigures.from_reply(merged)
+    assert figures_r.images_per_second == pytest.approx(10 / 17.0)
+    assert figures_r.yields_per_image == pytest.approx(3 / 10)
