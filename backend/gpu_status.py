@@ -1,4 +1,4 @@
-"""What ``GET /gpu-status`` reports: the lease record of every device, GPU memory included."""
+"""The backend's side of the GPU lease: the lease it takes, and what ``GET /gpu-status`` reports."""
 
 from __future__ import annotations
 
@@ -6,9 +6,21 @@ import logging
 from typing import Any
 
 from backend.settings import Settings
-from gpu_coord import devices, read_status
+from gpu_coord import Lease, devices, lease, read_status
 
 log = logging.getLogger("backend")
+
+
+def backend_lease(settings: Settings) -> Lease:
+    """The high-priority lease every GPU use of the backend runs in (model load included)."""
+    return lease(
+        "backend",
+        priority="high",
+        max_wait=settings.max_wait,
+        flush=settings.flush,
+        path=settings.gpu_coord_path,
+        device=settings.gpu_device,
+    )
 
 
 def gpu_status(settings: Settings) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from backend.gpu_status import backend_lease
 from backend.settings import Settings
-from gpu_coord import lease
 from imagegen import LoadedPipeline, ModelLoadError, load_pipeline
 
 log = logging.getLogger("backend")
@@ -60,14 +60,7 @@ class ModelRuntime:
         log.info("loading model %s (device=%s, dtype=%s)", s.model, s.device, s.dtype)
         start = time.perf_counter()
         try:
-            with lease(
-                "backend",
-                priority="high",
-                max_wait=s.max_wait,
-                flush=s.flush,
-                path=s.gpu_coord_path,
-                device=s.gpu_device,
-            ):
+            with backend_lease(s):
                 loaded = load_pipeline(s.model, device=s.device, dtype=s.dtype)
         except ModelLoadError as exc:
             self._fail(str(exc))

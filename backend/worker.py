@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from backend.errors import QueueFull
+from backend.gpu_status import backend_lease
 from backend.metrics import Metrics
 from backend.runtime import ModelRuntime
 from backend.settings import Settings
 from backend.validation import GenerationParams
-from gpu_coord import lease
 from imagegen import generate
 
 log = logging.getLogger("backend")
@@ -152,14 +152,7 @@ class GenerationWorker:
             if job.cancelled:
                 raise GenerationCancelled(f"request {job.request_id} gave up at step {step}")
 
-        with lease(
-            "backend",
-            priority="high",
-            max_wait=s.max_wait,
-            flush=s.flush,
-            path=s.gpu_coord_path,
-            device=s.gpu_device,
-        ) as held:
+        with backend_lease(s) as held:
             granted = time.perf_counter()
             images = generate(
                 loaded,
