@@ -93,12 +93,19 @@ def device_indices(path: str | os.PathLike[str] | None = None) -> list[int]:
     record = record_path(path)
     found: set[int] = set()
     try:
-        names = [entry.name for entry in record.parent.iterdir()]
+        # Names only: iterdir() built a Path per entry, which cost more than the listing.
+        names = os.listdir(record.parent)  # noqa: PTH208 (names only, on every poll)
     except OSError:
         return []
-    pattern = re.compile(rf"^{re.escape(record.stem)}(?:\.gpu(\d+))?{re.escape(record.suffix)}$")
+    pattern = _record_pattern(record.stem, record.suffix)
     for name in names:
         match = _DEVICE_LOCK.match(name) or pattern.match(name)
         if match:
             found.add(int(match.group(1) or 0))
     return sorted(found)
+
+
+@functools.lru_cache(maxsize=64)
+def _record_pattern(stem: str, suffix: str) -> re.Pattern[str]:
+    # Compiled once per record name: /gpu-status lists the devices on every poll.
+    return re.compile(rf"^{re.escape(stem)}(?:\.gpu(\d+))?{re.escape(suffix)}$")

@@ -10,7 +10,7 @@ from . import _waiters
 from ._locks import SH, close, open_lock_readonly, track, try_lock, unlock
 from ._nvml import gpu_snapshot
 from ._paths import LeaseFiles, device_indices, lease_files
-from ._record import FREE, normalise, read_raw, utc_now
+from ._record import FREE, normalise, parse_raw, read_bytes, utc_now
 
 _READ_LOCK_PATIENCE = 0.05
 
@@ -110,7 +110,7 @@ def _read_consistent(files: LeaseFiles) -> tuple[dict[str, Any] | None, str | No
             give_up = time.monotonic() + _READ_LOCK_PATIENCE
             while not (locked := try_lock(fd, SH)) and time.monotonic() < give_up:
                 time.sleep(0.001)
-        return read_raw(files.record)
+        data, problem = read_bytes(files.record)
     except OSError as exc:
         return None, f"record not readable: {exc}"
     finally:
@@ -118,6 +118,9 @@ def _read_consistent(files: LeaseFiles) -> tuple[dict[str, Any] | None, str | No
             if locked:
                 unlock(fd)
             close(fd)
+    # Parse after the unlock: a reader holding the shared lock holds up the lease's
+    # writers (grant and release), so it holds it for the read itself only.
+    return (None, problem) if data is None else parse_raw(data)
 
 
 def _gpu_lock_held(files: LeaseFiles) -> bool | None:
