@@ -10,7 +10,7 @@ from __future__ import annotations
 from imagegen._device import pick_device, pick_dtype
 from imagegen._generate import StepHook, generate
 from imagegen._load import LoadedPipeline, ModelLoadError, load_pipeline
-from imagegen._tiny import TinyModels, build_tiny_models
+from imagegen._tiny import TinyModels, build_tiny_models, byte_level_clip_tokenizer
 
 __all__ = [
     "LoadedPipeline",
@@ -18,6 +18,7 @@ __all__ = [
     "StepHook",
     "TinyModels",
     "build_tiny_models",
+    "byte_level_clip_tokenizer",
     "generate",
     "load_pipeline",
     "pick_device",

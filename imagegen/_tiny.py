@@ -68,9 +68,14 @@ def _paths(root: Path) -> TinyModels:
     )
 
 
-def _tokenizer() -> CLIPTokenizer:
-    # Byte-level vocabulary with no merges: every character is a token. Real CLIP
-    # vocabularies come from the hub; this one is built here so nothing is fetched.
+def byte_level_clip_tokenizer() -> CLIPTokenizer:
+    """A CLIP tokenizer built offline: byte-level vocabulary, no merges.
+
+    Every character is a token and prompts pad or truncate to CLIP's 77 tokens,
+    so text encoders see real-shaped input. Real CLIP vocabularies come from the
+    hub; this one lets the tiny models and the SD-1.5-shaped benchmark pipeline
+    be built with nothing fetched.
+    """
     symbols = list(bytes_to_unicode().values())
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for suffix in ("", "</w>"):
@@ -219,7 +224,7 @@ def build_tiny_models(out: str | Path, *, force: bool = False) -> TinyModels:
     paths.root.mkdir(parents=True, exist_ok=True)
     (paths.root / _MANIFEST).unlink(missing_ok=True)
     torch.manual_seed(_SEED)
-    tokenizer = _tokenizer()
+    tokenizer = byte_level_clip_tokenizer()
     _build_pipeline(paths.pipeline, tokenizer)
     _build_clip(paths.clip, tokenizer)
     _build_aesthetic_head(paths.aesthetic)

@@ -22,10 +22,15 @@ from diffusers import (
     UNet2DConditionModel,
 )
 from diffusers.utils import logging as diffusers_logging
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-from transformers.convert_slow_tokenizer import bytes_to_unicode
+from transformers import CLIPTextConfig, CLIPTextModel
 
-from imagegen import LoadedPipeline, build_tiny_models, load_pipeline, pick_dtype
+from imagegen import (
+    LoadedPipeline,
+    build_tiny_models,
+    byte_level_clip_tokenizer,
+    load_pipeline,
+    pick_dtype,
+)
 
 SD15_SIZE = 512
 
@@ -102,17 +107,6 @@ SD15_SCHEDULER: dict[str, Any] = {
 }
 
 
-def _byte_tokenizer() -> CLIPTokenizer:
-    # The real CLIP vocabulary lives on the hub; a byte-level one (every character a
-    # token) gives prompts of the same 77-token shape, which is what costs compute.
-    symbols = list(bytes_to_unicode().values())
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for suffix in ("", "</w>"):
-        for symbol in symbols:
-            vocab[symbol + suffix] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-
-
 def build_sd15_shaped(device: str, dtype: str | None = None, seed: int = 0) -> LoadedPipeline:
     """An SD 1.5-shaped pipeline with random weights on ``device`` (fp16 on CUDA)."""
     torch_dtype = pick_dtype(device, dtype)
@@ -127,7 +121,7 @@ def build_sd15_shaped(device: str, dtype: str | None = None, seed: int = 0) -> L
     pipe: Any = StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
-        tokenizer=_byte_tokenizer(),
+        tokenizer=byte_level_clip_tokenizer(),
         unet=unet,
         scheduler=DDIMScheduler(**SD15_SCHEDULER),
         safety_checker=None,
