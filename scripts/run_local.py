@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             'application/json\' -d \'{"prompt": "a red fox"}\'\n'
             f"  lease        {sys.executable} -m gpu_coord status --watch\n"
             f"  prompt sets  {data_dir}  (drop a .json/.jsonl/.csv/.tsv/.txt file here)\n"
-            f"  results      {results_dir}  (images/, benchmark.sqlite, "
+            f"  results      {results_dir}  (images/, benchmark.sqlite3, "
             "reports/<run>/report.html)\n"
             "  Ctrl-C stops both.\n",
             flush=True,
