@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -218,6 +219,9 @@ class _Work:
 
 def worker_main(conn: Connection, job: WorkerJob) -> None:
     """Entry point of a worker process (importable, for the ``spawn`` start method)."""
+    # Ctrl-C in a terminal reaches the whole process group; the runner decides
+    # when its workers stop, so a worker must not die mid-image with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_logging(job.log_level, name_prefix=f"worker[{job.model_name}] ")
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     from imagegen import ModelLoadError, load_pipeline
