@@ -67,6 +67,29 @@ class Children:
 _EVENTS: dict[int, queue.Queue[str | None]] = {}
 
 
+NOBODY = 65534
+
+
+def run_as_nobody(body: str, lease_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` (Python, ``sys.argv[1]`` is ``lease_path``) as user nobody, in a child.
+
+    Root reads and writes every file, so permission cases are checked as an
+    unprivileged user. ``gpu_coord`` is imported before privileges drop: /root is 0700.
+    """
+    script = (
+        f"import json, os, sys\nimport gpu_coord\nos.setgid({NOBODY}); os.setuid({NOBODY})\n"
+    ) + body
+    return subprocess.run(
+        [sys.executable, "-c", script, str(lease_path)],
+        cwd=REPO,
+        env=child_env(lease_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _pump(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
     # A thread per child: select() on a buffered text pipe would miss lines
     # already read into the buffer.

@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from coord_helpers import REPO, child_env
+from coord_helpers import run_as_nobody
 
 from gpu_coord import lease, read_status
-
-NOBODY = 65534
 
 
 def _write(data: bytes) -> Callable[[Path], None]:
@@ -94,21 +90,7 @@ def test_garbage_record_while_the_lock_is_held_reports_busy(lease_path: Path) ->
 
 
 def _read_as_nobody(lease_path: Path) -> dict[str, object]:
-    script = (
-        "import json, os, sys\n"
-        "from gpu_coord import read_status\n"  # before dropping privileges: /root is 0700
-        f"os.setgid({NOBODY}); os.setuid({NOBODY})\n"
-        "print(json.dumps(read_status(sys.argv[1])))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(lease_path)],
-        cwd=REPO,
-        env=child_env(lease_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_as_nobody("print(json.dumps(gpu_coord.read_status(sys.argv[1])))\n", lease_path)
     assert done.returncode == 0, done.stderr
     status: dict[str, object] = json.loads(done.stdout)
     return status

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from coord_helpers import REPO, child_env
+from coord_helpers import run_as_nobody
 
 from gpu_coord import Lease, LeaseError, LeasePathError, LeaseTimeout, lease, read_status
 
@@ -101,21 +99,11 @@ def test_unwritable_folder_is_named(open_folder: Path) -> None:
     path = folder / "coord" / "status.json"
     if os.geteuid() == 0:
         # Root writes anywhere: check as an unprivileged user, in a child.
-        script = (
-            "import sys\nfrom gpu_coord import lease, LeasePathError\n"
-            "import os; os.setgid(65534); os.setuid(65534)\n"
-            "try:\n    lease('x', path=sys.argv[1]).acquire()\n"
-            "except LeasePathError as e:\n    print(e); sys.exit(3)\n"
+        body = (
+            "try:\n    gpu_coord.lease('x', path=sys.argv[1]).acquire()\n"
+            "except gpu_coord.LeasePathError as e:\n    print(e); sys.exit(3)\n"
         )
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(path)],
-            cwd=REPO,
-            env=child_env(path),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_as_nobody(body, path)
         assert done.returncode == 3, done.stderr
         message = done.stdout
     else:
