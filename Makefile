@@ -41,18 +41,19 @@ run: venv tiny ## run backend + runner locally on the tiny model (no GPU, no Doc
 test: venv ## run the whole test suite (the compose test too, where Docker can be had)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: venv ## ruff and mypy
+lint: venv ## ruff, mypy and the import contract (pyproject's [tool.importlinter])
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 bench: venv ## lease micro-benchmarks and the contention benchmark (appends to docs/performance.md)
-	$(BIN)/python -m gpu_coord.bench
-	$(BIN)/python -m benchmark.contention
+	$(BIN)/python -m perf.lease
+	$(BIN)/python -m perf.contention
 
 clean: ## remove the virtualenv, caches and the tiny models
 	rm -rf $(VENV) $(TINY_DIR) .pytest_cache .mypy_cache .ruff_cache

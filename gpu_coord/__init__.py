@@ -18,7 +18,7 @@ from __future__ import annotations
 from ._errors import LeaseError, LeasePathError, LeaseTimeout
 from ._lease import Lease, lease
 from ._nvml import GpuSnapshot, gpu_snapshot
-from ._paths import DEFAULT_PATH, ENV_VAR
+from ._paths import DEFAULT_PATH, ENV_VAR, record_path
 from ._status import devices, read_status
 
 __all__ = [
@@ -33,4 +33,5 @@ __all__ = [
     "gpu_snapshot",
     "lease",
     "read_status",
+    "record_path",
 ]

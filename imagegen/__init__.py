@@ -7,19 +7,23 @@ offline models that the local run and the tests use.
 
 from __future__ import annotations
 
-from imagegen._device import pick_device, pick_dtype
+from imagegen._device import cuda_index, lease_device, pick_device, pick_dtype
 from imagegen._generate import StepHook, generate
 from imagegen._load import LoadedPipeline, ModelLoadError, load_pipeline
+from imagegen._request import GenerationRequest
 from imagegen._tiny import TinyModels, build_tiny_models, byte_level_clip_tokenizer
 
 __all__ = [
+    "GenerationRequest",
     "LoadedPipeline",
     "ModelLoadError",
     "StepHook",
     "TinyModels",
     "build_tiny_models",
     "byte_level_clip_tokenizer",
+    "cuda_index",
     "generate",
+    "lease_device",
     "load_pipeline",
     "pick_device",
     "pick_dtype",

@@ -48,3 +48,25 @@ def pick_dtype(device: str, dtype: str | None = None) -> torch.dtype:
     except KeyError:
         known = ", ".join(sorted(_DTYPE_NAMES))
         raise ValueError(f"dtype={dtype!r} is not one of: auto, {known}") from None
+
+
+def cuda_index(device: str) -> int | None:
+    """The CUDA device index of a torch device string (``"cuda"`` is 0); None off CUDA."""
+    if not device.startswith("cuda"):
+        return None
+    _, _, index = device.partition(":")
+    try:
+        return int(index) if index else 0
+    except ValueError:
+        raise ValueError(f"device={device!r}: not a CUDA device of the form cuda[:N]") from None
+
+
+def lease_device(device: str) -> int:
+    """The GPU lease (gpu_coord device index) that work on torch ``device`` must hold.
+
+    ``cuda:N`` holds lease N. Work off CUDA (the CPU, MPS) holds lease 0: a host
+    without CUDA has one accelerator, or stands in for one in the local run and
+    the tests, and every service on it must still take turns.
+    """
+    index = cuda_index(device)
+    return 0 if index is None else index

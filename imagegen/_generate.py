@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from imagegen._load import LoadedPipeline
+from imagegen._request import GenerationRequest
 
 StepHook = Callable[[int, int], None]
 
@@ -29,47 +30,39 @@ def _step_callback(hook: StepHook, total: int) -> Callable[..., dict[str, Any]]:
 
 def generate(
     loaded: LoadedPipeline,
-    prompt: str,
+    request: GenerationRequest,
     *,
-    negative_prompt: str | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    num_inference_steps: int | None = None,
-    guidance_scale: float | None = None,
-    seed: int | None = None,
-    num_images: int = 1,
     on_step: StepHook | None = None,
 ) -> list[Image.Image]:
-    """Make ``num_images`` images for ``prompt``; deterministic for a given ``seed``.
+    """Make ``request.n`` images for ``request``; deterministic for a given seed.
 
     Image ``i`` is drawn from its own CPU generator seeded ``seed + i``, so it is
     the same image whether it was made alone or in a batch, on CPU or GPU, up to
     floating-point rounding (batched kernels and devices round differently).
     ``on_step(step_index, total)`` runs after every denoising step; whatever it
-    blocks on pauses the pipeline without losing its place. Without a seed, a random one is drawn.
+    blocks on pauses the pipeline without losing its place, and whatever it
+    raises stops the generation there. Without a seed, a random one is drawn.
     """
-    if num_images < 1:
-        raise ValueError(f"num_images={num_images}: must be at least 1")
-    width = width or loaded.default_width
-    height = height or loaded.default_height
+    width = request.width or loaded.default_width
+    height = request.height or loaded.default_height
     multiple = 8
     if width % multiple or height % multiple:
         raise ValueError(f"size {width}x{height}: width and height must be multiples of {multiple}")
-    steps = num_inference_steps or loaded.default_steps
-    guidance = loaded.default_guidance if guidance_scale is None else guidance_scale
-    base_seed = secrets.randbits(31) if seed is None else seed
-    generators = [torch.Generator("cpu").manual_seed(base_seed + i) for i in range(num_images)]
+    steps = request.steps or loaded.default_steps
+    guidance = loaded.default_guidance if request.guidance is None else request.guidance
+    base_seed = secrets.randbits(31) if request.seed is None else request.seed
+    generators = [torch.Generator("cpu").manual_seed(base_seed + i) for i in range(request.n)]
     kwargs: dict[str, Any] = {
-        "prompt": prompt,
+        "prompt": request.prompt,
         "width": width,
         "height": height,
         "num_inference_steps": steps,
         "guidance_scale": guidance,
-        "num_images_per_prompt": num_images,
+        "num_images_per_prompt": request.n,
         "generator": generators,
     }
-    if negative_prompt:
-        kwargs["negative_prompt"] = negative_prompt
+    if request.negative_prompt:
+        kwargs["negative_prompt"] = request.negative_prompt
     if on_step is not None:
         if "callback_on_step_end" not in inspect.signature(loaded.pipe.__call__).parameters:
             raise TypeError(

@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import db_rows, model_table, runner_env, runner_process, wait_for, write_config
+
+from tests.benchmark.conftest import (
+    db_rows,
+    model_table,
+    runner_env,
+    runner_process,
+    wait_for,
+    write_config,
+)
 
 
 @pytest.mark.slow

@@ -36,7 +36,7 @@ def make(args: dict[str, Any], priority: str | None = None) -> Any:
             max_wait=args.get("max_wait"),
             timeout=args.get("timeout"),
         )
-    from gpu_coord import baselines
+    from perf import baselines
 
     return baselines.make(scheme, owner, priority=prio, path=args["path"])
 

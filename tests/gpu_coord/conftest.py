@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from coord_helpers import Children
+
+from tests.gpu_coord.coord_helpers import Children
 
 
 @pytest.fixture

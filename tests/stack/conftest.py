@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from stack_engine import show_progress_with
+
+from tests.stack.stack_engine import show_progress_with
 
 
 @pytest.fixture(scope="session", autouse=True)

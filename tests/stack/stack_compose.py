@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 import yaml
-from stack_engine import ROOT, progress, run
+
+from tests.stack.stack_engine import ROOT, progress, run
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 PROJECT = "gpushare-e2e"

@@ -1,0 +1,20 @@
+"""The NVML helper: a GPU reading, or None where there is no NVML or no GPU."""
+
+from __future__ import annotations
+
+from gpu_coord import GpuSnapshot, gpu_snapshot
+
+
+def test_gpu_snapshot_is_none_or_a_sane_reading() -> None:
+    snap = gpu_snapshot(0)
+    if snap is None:  # no NVML library or no GPU on this machine: the documented answer
+        assert gpu_snapshot(0) is None  # cached, still None
+        return
+    assert isinstance(snap, GpuSnapshot)
+    assert snap.name
+    assert 0 <= snap.memory_used_bytes <= snap.memory_total_bytes
+    assert snap.energy_mj is None or snap.energy_mj >= 0
+
+
+def test_gpu_snapshot_for_a_missing_device_is_none() -> None:
+    assert gpu_snapshot(10_000) is None
