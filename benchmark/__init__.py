@@ -7,6 +7,10 @@ backend between denoising steps; results land in a SQLite database, PNG files
 and per-run reports. A killed run resumes where it stopped. User guide:
 ``docs/benchmark.md``.
 
+The records a result travels in (``Measures``, ``Generation``, ``RunRecord``) are
+in ``benchmark.records``, the worker's pipe messages in ``benchmark.messages``,
+every error (``BenchmarkError`` and its kinds) in ``benchmark.errors``.
+
 Package split: ``benchmark.scoring`` (``ScorerConfig``, ``Scorers``,
 ``load_scorers``) and ``benchmark.report`` (``write_reports``) are called by the
 runner through their public APIs; everything exported here is the runner's.
@@ -14,33 +18,47 @@ runner through their public APIs; everything exported here is the runner's.
 
 from __future__ import annotations
 
-from benchmark.config import (
-    BenchmarkConfig,
+from benchmark.config import BenchmarkConfig, ModelSpec, RunSettings, ScorerSettings, load_config
+from benchmark.errors import (
+    BenchmarkError,
     ConfigError,
-    ModelSpec,
-    RunSettings,
-    ScorerSettings,
-    load_config,
+    DataDirError,
+    DiskFullError,
+    PromptSetError,
+    ResultsDirError,
+    RunnerBusyError,
+    StoreError,
+    UnknownNameError,
 )
-from benchmark.prompts import Prompt, PromptSet, PromptSetError, load_prompt_set, load_prompt_sets
-from benchmark.results import ResultsDirError, RunnerBusyError, ensure_results_dir
+from benchmark.prompts import Prompt, PromptSet, load_prompt_set, load_prompt_sets
+from benchmark.records import Generation, ItemKey, Measures, RunRecord
+from benchmark.results import ensure_results_dir
 from benchmark.runner import RunSummary, run_benchmark, write_run_report
 from benchmark.store import ResultsStore
 from benchmark.watch import watch
 
 __all__ = [
     "BenchmarkConfig",
+    "BenchmarkError",
     "ConfigError",
+    "DataDirError",
+    "DiskFullError",
+    "Generation",
+    "ItemKey",
+    "Measures",
     "ModelSpec",
     "Prompt",
     "PromptSet",
     "PromptSetError",
     "ResultsDirError",
     "ResultsStore",
+    "RunRecord",
     "RunSettings",
     "RunSummary",
     "RunnerBusyError",
     "ScorerSettings",
+    "StoreError",
+    "UnknownNameError",
     "ensure_results_dir",
     "load_config",
     "load_prompt_set",

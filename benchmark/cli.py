@@ -4,8 +4,10 @@ Paths default to ``BENCHMARK_CONFIG``, ``BENCHMARK_DATA_DIR`` and
 ``BENCHMARK_RESULTS_DIR`` (or ``research/benchmark.toml``, ``research/data`` and
 ``research/benchmark_results``); command-line options win. Exit status: 0 when
 the command did its work (a run with failed images included: they are results),
-1 when ``check``/``prefetch`` found problems, 2 for bad usage, a bad config or an
-unwritable results folder.
+1 when ``check``/``prefetch`` found problems, 2 for bad usage (an unknown
+``--model``, ``--set`` or ``--run``, a missing data folder), a bad config or an
+unwritable results folder, 3 when the results disk is full (the run stopped
+unfinished: free space and run again to resume), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from benchmark.config import ConfigError, load_config
+from benchmark.config import load_config
+from benchmark.errors import EXIT_USAGE, BenchmarkError
 from benchmark.logs import setup_logging
 from benchmark.prompts import load_prompt_sets
-from benchmark.results import ResultsDirError, RunnerBusyError, default_paths
+from benchmark.results import default_paths
 from benchmark.runner import run_benchmark, write_run_report
 from benchmark.store import DB_NAME, ResultsStore
 
@@ -54,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write the report of a run again")
     common(report, data_dir=False)
     report.add_argument("--run", dest="run_id", help="run id (default: the latest)")
+    report.add_argument(
+        "--out", type=Path, help="write the files here (default: RESULTS/reports/<run id>)"
+    )
     status = sub.add_parser("status", help="runs, their counts, and the GPU lease")
     common(status, data_dir=False)
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -81,9 +87,13 @@ def _status(args: argparse.Namespace) -> int:
     db = args.results_dir / DB_NAME
     info: dict[str, object] = {"results_dir": str(args.results_dir), "runs": []}
     if db.is_file():
-        with ResultsStore(db) as store:
-            runs = store.runs()
-        info["runs"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs]
+        runs: list[dict[str, object]] = []
+        with ResultsStore.for_reading(db) as store:
+            for run in store.runs():
+                counts = store.counts(run)
+                ok, failed = counts.get("ok", 0), counts.get("failed", 0)
+                runs.append({**run.as_report_run(), "ok": ok, "failed": failed})
+        info["runs"] = runs
     try:
         from gpu_coord import read_status
 
@@ -107,6 +117,28 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    db = args.results_dir / DB_NAME
+    if not db.is_file():
+        log.error("no results database in %s", args.results_dir)
+        return EXIT_USAGE
+    with ResultsStore.for_reading(db) as store:
+        run = store.run(args.run_id)
+        if run is None:
+            log.error("no run %s in %s", args.run_id or "at all", args.results_dir)
+            return EXIT_USAGE
+        out = args.out or args.results_dir / "reports" / run.id
+        try:
+            paths = write_run_report(store, run.id, args.results_dir, out)
+        except OSError as exc:
+            hint = " (a read-only results folder: give --out DIR)" if store.read_only else ""
+            log.error("cannot write the report into %s: %s%s", out, exc.strerror or exc, hint)
+            return EXIT_USAGE
+    for kind, path in sorted(paths.items()):
+        print(f"{kind}: {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -115,20 +147,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             return _status(args)
         if args.command == "report":
-            with ResultsStore(args.results_dir / DB_NAME) as store:
-                run = store.run(args.run_id)
-                if run is None:
-                    log.error("no run %s in %s", args.run_id or "at all", args.results_dir)
-                    return 2
-                paths = write_run_report(store, run["id"], args.results_dir)
-            for kind, path in sorted(paths.items()):
-                print(f"{kind}: {path}")
-            return 0
+            return _report(args)
         config = load_config(args.config)
         if args.command == "check":
             sets, errors = load_prompt_sets(args.data_dir)
             for pset in sets:
-                print(f"ok     {pset.path}: {len(pset.prompts)} prompts ({pset.short_hash})")
+                print(
+                    f"ok     {pset.path}: {len(pset.prompts)} prompts ({pset.short_hash}), "
+                    f"set {pset.name}"
+                )
             for error in errors:
                 print(f"error  {error}")
             print(f"config {config.path}: {len(config.models)} models, seeds {config.run.seeds}")
@@ -162,12 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             report=not args.no_report,
         )
         return 0
-    except (ConfigError, ResultsDirError, RunnerBusyError) as exc:
+    except BenchmarkError as exc:
         log.error("%s", exc)
-        return 2
-    except KeyError as exc:
-        log.error("%s", exc.args[0] if exc.args else exc)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         log.info("interrupted")
         return 130

@@ -41,14 +41,17 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from benchmark.errors import ConfigError
+
+if TYPE_CHECKING:
+    from imagegen import GenerationRequest
+
+__all__ = ["BenchmarkConfig", "ConfigError", "ModelSpec", "RunSettings", "ScorerSettings"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DTYPES = ("auto", "float16", "fp16", "bfloat16", "bf16", "float32", "fp32")
-
-
-class ConfigError(ValueError):
-    """The benchmark TOML is unusable; the message names the file and the key at fault."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,21 @@ class ModelSpec:
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
+    def request(self, prompt: str, seed: int) -> GenerationRequest:
+        """What this model makes of ``prompt`` with ``seed``: its settings, one image."""
+        # Imported here: imagegen pulls in torch, which the config need not.
+        from imagegen import GenerationRequest
+
+        return GenerationRequest(
+            prompt=prompt,
+            negative_prompt=self.negative_prompt,
+            width=self.width,
+            height=self.height,
+            steps=self.steps,
+            guidance=self.guidance,
+            seed=seed,
+        )
+
 
 @dataclass(frozen=True)
 class ScorerSettings:
@@ -109,13 +127,6 @@ class BenchmarkConfig:
     run: RunSettings
     scorers: ScorerSettings
     models: tuple[ModelSpec, ...] = field(default_factory=tuple)
-
-    def model(self, name: str) -> ModelSpec:
-        """The model called ``name``; ``KeyError`` if there is none."""
-        for spec in self.models:
-            if spec.name == name:
-                return spec
-        raise KeyError(name)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly copy, stored with each run."""

@@ -9,7 +9,14 @@ import time
 from typing import TextIO
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class _UtcFormatter(logging.Formatter):
+    """Stamps lines as the database and the lease record do: ISO 8601 UTC, ms, ``Z``."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        return f"{stamp}.{int(record.msecs):03d}Z"
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -34,9 +41,7 @@ def setup_logging(level: int = logging.INFO, *, name_prefix: str = "") -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("DIFFUSERS_NO_ADVISORY_WARNINGS", "1")
     handler = _StderrHandler()
-    formatter = logging.Formatter(FORMAT.replace("%(name)s", name_prefix + "%(name)s"), DATE_FORMAT)
-    formatter.converter = time.gmtime  # UTC, like the timestamps in the database
-    handler.setFormatter(formatter)
+    handler.setFormatter(_UtcFormatter(FORMAT.replace("%(name)s", name_prefix + "%(name)s")))
     root = logging.getLogger()
     # Replace only a handler installed here before, never one a host program added.
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]

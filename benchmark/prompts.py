@@ -25,11 +25,14 @@ import hashlib
 import io
 import json
 import logging
-import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from benchmark.errors import DataDirError, PromptSetError, UnknownNameError
+from benchmark.records import prompt_hash
 
 log = logging.getLogger(__name__)
 
@@ -40,28 +43,29 @@ MAX_PROMPT_CHARS = 4000
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _PROMPT_COLUMNS = ("prompt", "prompts", "text", "caption")
 _CATEGORY_COLUMNS = ("category", "categories")
-_ID_RE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class PromptSetError(ValueError):
-    """A prompt-set file cannot be used; the message names the file and the entry at fault."""
-
-    def __init__(self, path: Path, reason: str, entry: str | None = None) -> None:
-        where = f"{path}" if entry is None else f"{path}, {entry}"
-        super().__init__(f"prompt set {where}: {reason}")
-        self.path = path
-        self.entry = entry
-        self.reason = reason
+# 64 characters of up to 3 UTF-8 bytes, the hash and what image names add stay
+# under the usual 255-byte limit of a file name.
+_MAX_NAME_CHARS = 64
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """One prompt: a stable ``id`` within its set, the text, an optional category."""
+    """One prompt: a stable ``id`` within its set, the text, an optional category.
+
+    ``content_hash`` is the identity results are kept under (see
+    :class:`benchmark.records.ItemKey`): the hash of the text, and of its
+    occurrence number for a text repeated in one set, so each copy has its images.
+    """
 
     id: str
     text: str
     category: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    content_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            object.__setattr__(self, "content_hash", prompt_hash(self.text))
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,21 @@ class PromptSet:
 
 
 def safe_name(name: str) -> str:
-    """``name`` with anything but letters, digits, ``.``, ``_`` and ``-`` replaced by ``_``."""
-    cleaned = _ID_RE.sub("_", name).strip("._")
-    return cleaned or "unnamed"
+    """``name`` made safe for a folder or file name, readable and unique.
+
+    Letters and digits of any script are kept (``猫`` stays ``猫``); anything
+    else but ``.``, ``_`` and ``-`` becomes ``_``. A name with non-ASCII letters
+    (or none left at all) gets ``-`` and a short hash of the original, so names
+    that tools might normalise differently, or that clean to nothing, stay
+    distinct; so does one cut to 64 characters (a file name has at most 255
+    bytes). Other ASCII names are unchanged, so earlier results keep their folders.
+    """
+    name = unicodedata.normalize("NFC", name)
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("._")
+    if cleaned and cleaned.isascii() and len(cleaned) <= _MAX_NAME_CHARS:
+        return cleaned
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{cleaned[:_MAX_NAME_CHARS] or 'unnamed'}-{digest}"
 
 
 def _entry_from_object(path: Path, where: str, item: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -178,6 +194,7 @@ def _csv_entries(
 def _validate(path: Path, raw: Iterable[tuple[str, Any, Any, Any, dict[str, Any]]]) -> list[Prompt]:
     prompts: list[Prompt] = []
     seen: dict[str, str] = {}
+    repeats: dict[str, int] = {}
     for index, (where, pid, text, category, extra) in enumerate(raw, start=1):
         if not isinstance(text, str):
             raise PromptSetError(path, f"prompt must be a string, got {type(text).__name__}", where)
@@ -201,7 +218,11 @@ def _validate(path: Path, raw: Iterable[tuple[str, Any, Any, Any, dict[str, Any]
         seen[pid_text] = where
         if category is not None and not isinstance(category, str):
             category = str(category)
-        prompts.append(Prompt(pid_text, text, (category or None) and category.strip(), extra))
+        # A text repeated in one set is a second prompt, with images of its own.
+        repeat = repeats[text] = repeats.get(text, -1) + 1
+        content = prompt_hash(text if not repeat else f"{text}\0{repeat}")
+        category = (category or None) and category.strip()
+        prompts.append(Prompt(pid_text, text, category, extra, content_hash=content))
     if not prompts:
         raise PromptSetError(path, "no prompts in the file")
     return prompts
@@ -252,15 +273,30 @@ def load_prompt_sets(
 ) -> tuple[list[PromptSet], list[PromptSetError]]:
     """Load every prompt set in ``data_dir``; bad files are returned as errors, not raised.
 
-    ``only`` limits the result to the named sets (file stems or file names). Two
-    files whose names map to the same set name (``a.json`` and ``a.csv``) are an
-    error for the second one, since their images would share a folder.
+    ``only`` limits the result to the named sets (file stems, file names or set
+    names); a name that matches no file raises :class:`UnknownNameError`, and a
+    missing ``data_dir`` :class:`DataDirError`. Two files whose names map to the
+    same set name (``a.json`` and ``a.csv``) are an error for the second one,
+    since their images would share a folder.
     """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        what = "is not a folder" if data_dir.exists() else "does not exist"
+        raise DataDirError(f"prompt-set folder {data_dir} {what}")
+    files = candidate_files(data_dir)
     wanted = set(only) if only is not None else None
+    if wanted is not None:
+        known = {n for p in files for n in (p.stem, p.name, safe_name(p.stem))}
+        unknown = sorted(wanted - known)
+        if unknown:
+            there = ", ".join(sorted(safe_name(p.stem) for p in files)) or "none"
+            raise UnknownNameError(
+                f"unknown prompt set(s) {', '.join(unknown)} (not in {data_dir}; there: {there})"
+            )
     sets: list[PromptSet] = []
     errors: list[PromptSetError] = []
     names: dict[str, Path] = {}
-    for path in candidate_files(Path(data_dir)):
+    for path in files:
         if wanted is not None and not ({path.stem, path.name, safe_name(path.stem)} & wanted):
             continue
         try:

@@ -11,15 +11,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from benchmark.config import ModelSpec
+from benchmark.errors import ResultsDirError, RunnerBusyError
 from benchmark.prompts import Prompt, PromptSet
-
-
-class ResultsDirError(PermissionError):
-    """The results folder cannot be created or written; the message names the path."""
-
-
-class RunnerBusyError(RuntimeError):
-    """Another runner is working in the same results folder."""
 
 
 @contextmanager
@@ -69,11 +62,12 @@ def ensure_results_dir(results_dir: Path) -> Path:
 def image_relpath(pset: PromptSet, model: ModelSpec, prompt: Prompt, seed: int) -> str:
     """Where an image goes, relative to the results folder.
 
-    ``images/<prompt set>/<model>/<prompt id>-seed<seed>-<set hash>-<model hash>.png``:
-    the hashes keep an edited prompt set or a re-tuned model from overwriting
-    the images of the earlier version.
+    ``images/<prompt set>/<model>/<prompt id>-seed<seed>-<prompt hash>-<model hash>.png``:
+    the hashes keep an edited prompt or a re-tuned model from overwriting the
+    images of the earlier version. A stored result keeps the path it was made
+    under, so a prompt renumbered by an edit of its set keeps its image.
     """
-    name = f"{prompt.id}-seed{seed}-{pset.content_hash[:8]}-{model.fingerprint[:8]}.png"
+    name = f"{prompt.id}-seed{seed}-{prompt.content_hash[:8]}-{model.fingerprint[:8]}.png"
     return f"images/{pset.name}/{model.name}/{name}"
 
 

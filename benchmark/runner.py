@@ -10,32 +10,38 @@ its row being written) is finished by simply starting it again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from benchmark.config import BenchmarkConfig, ModelSpec
+from benchmark.errors import DiskFullError, UnknownNameError, WorkerLoadError, is_disk_full
+from benchmark.messages import Task
 from benchmark.progress import Progress
 from benchmark.prompts import Prompt, PromptSet, load_prompt_sets
+from benchmark.records import Generation, ItemKey, Measures
 from benchmark.results import (
     ensure_results_dir,
     exclusive,
     image_relpath,
     remove_stale_temp_files,
 )
-from benchmark.store import DB_NAME, ItemKey, ResultsStore
-from benchmark.supervisor import ModelWorker, WorkerLoadError
-from benchmark.worker import Task, WorkerJob
+from benchmark.store import DB_NAME, ResultsStore
+from benchmark.supervisor import ModelWorker
+from benchmark.worker import WorkerJob
+
+__all__ = ["RunSummary", "run_benchmark", "write_run_report"]
 
 log = logging.getLogger("benchmark")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Item:
-    key: ItemKey
+    """One image still to make: the prompt as its set has it, under its result key."""
+
     pset: PromptSet
     prompt: Prompt
-    seed: int
+    key: ItemKey
     image_rel: str
 
 
@@ -65,21 +71,25 @@ def _plan(
     pending: list[_Item] = []
     done = 0
     for pset in sets:
-        known = store.done_items(pset.content_hash, model.name, model.fingerprint)
+        known = store.done_items(pset.name, model.name, model.fingerprint)
         for prompt in pset.prompts:
             for seed in seeds:
-                key = ItemKey(pset.content_hash, model.name, model.fingerprint, prompt.id, seed)
-                rel = image_relpath(pset, model, prompt, seed)
+                key = ItemKey(pset.name, prompt.content_hash, model.name, model.fingerprint, seed)
                 have = known.get(key)
                 if have is not None and (
-                    (have.status == "ok" and (results_dir / rel).is_file())
+                    (
+                        have.status == "ok"
+                        and have.image_path is not None
+                        and (results_dir / have.image_path).is_file()
+                    )
                     # A failure is retried by the next run, not by a resumed one:
                     # a model that hangs must not be retried forever.
                     or (have.status == "failed" and have.run_id == run_id)
                 ):
                     done += 1
                     continue
-                pending.append(_Item(key, pset, prompt, seed, rel))
+                rel = image_relpath(pset, model, prompt, seed)
+                pending.append(_Item(pset, prompt, key, rel))
     return pending, done
 
 
@@ -90,22 +100,23 @@ def _record(
     model: ModelSpec,
     *,
     error: str | None = None,
-    result: dict[str, Any] | None = None,
+    measures: Measures | None = None,
+    scores: Mapping[str, float] | None = None,
 ) -> None:
-    measures = dict(result or {})
-    scores = measures.pop("scores", None)
     store.record(
-        run_id=run_id,
-        key=item.key,
-        prompt_set=item.pset.name,
-        prompt=item.prompt.text,
-        category=item.prompt.category,
-        model_source=model.source,
-        status="failed" if error else "ok",
-        error=error,
-        image_path=None if error else item.image_rel,
-        measures=measures,
-        scores=scores,
+        Generation(
+            run_id=run_id,
+            key=item.key,
+            prompt_id=item.prompt.id,
+            prompt=item.prompt.text,
+            category=item.prompt.category,
+            model_source=model.source,
+            status="failed" if error else "ok",
+            error=error,
+            image_path=None if error else item.image_rel,
+            measures=measures,
+            scores=scores,
+        )
     )
 
 
@@ -153,23 +164,22 @@ def _run_model(
                         _record(store, run_id, rest, model, error=reason)
                         progress.advance(model.name, rest.pset.name, ok=False)
                     return
-            task = Task(
-                prompt=item.prompt.text,
-                seed=item.seed,
-                width=model.width,
-                height=model.height,
-                steps=model.steps,
-                guidance=model.guidance,
-                negative_prompt=model.negative_prompt,
-                image_path=str(results_dir / item.image_rel),
-            )
-            outcome = worker.run(task, model.timeout_s)
+            request = model.request(item.prompt.text, item.key.seed)
+            outcome = worker.run(Task(request, str(results_dir / item.image_rel)), model.timeout_s)
+            if outcome.disk_full:
+                # Not the model's failure: stop with the item unrecorded, so a run
+                # started again once there is space makes it.
+                raise DiskFullError(
+                    f"the image folder under {results_dir} is full ({outcome.error}); "
+                    "free some space and run again to resume"
+                )
             if outcome.ok:
-                _record(store, run_id, item, model, result=outcome.result)
+                _record(store, run_id, item, model, measures=outcome.measures,
+                        scores=outcome.scores)  # fmt: skip
             else:
                 log.warning(
                     "image failed: %s / %s / %s seed %d: %s",
-                    model.name, item.pset.name, item.prompt.id, item.seed, outcome.error,
+                    model.name, item.pset.name, item.prompt.id, item.key.seed, outcome.error,
                 )  # fmt: skip
                 _record(store, run_id, item, model, error=outcome.error)
             progress.advance(model.name, item.pset.name, ok=outcome.ok)
@@ -177,18 +187,17 @@ def _run_model(
         worker.stop()
 
 
-def write_run_report(store: ResultsStore, run_id: str, results_dir: Path) -> dict[str, Path]:
-    """Write the reports of ``run_id`` into ``results_dir/reports/<run_id>/``."""
+def write_run_report(
+    store: ResultsStore, run_id: str, results_dir: Path, out_dir: Path | None = None
+) -> dict[str, Path]:
+    """Write the reports of ``run_id`` into ``out_dir`` (``results_dir/reports/<run_id>/``)."""
     from benchmark.report import write_reports
 
-    full = store.run(run_id)
-    if full is None:
-        raise KeyError(f"no run {run_id!r} in {store.path}")
-    rows = store.report_rows(full)
-    run = {k: v for k, v in full.items() if not k.startswith("_")}
-    out_dir = results_dir / "reports" / run_id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return write_reports(run, rows, results_dir=results_dir, out_dir=out_dir)
+    run = store.run(run_id)
+    if run is None:
+        raise UnknownNameError(f"no run {run_id!r} in {store.path}")
+    out = out_dir if out_dir is not None else results_dir / "reports" / run_id
+    return write_reports(run, store.generations(run), results_dir=results_dir, out_dir=out)
 
 
 def run_benchmark(
@@ -214,7 +223,7 @@ def run_benchmark(
     if models:
         unknown = sorted(set(models) - {m.name for m in specs})
         if unknown:
-            raise KeyError(f"unknown model(s) {', '.join(unknown)} (not in {config.path})")
+            raise UnknownNameError(f"unknown model(s) {', '.join(unknown)} (not in {config.path})")
         specs = [m for m in specs if m.name in models]
     sets, errors = load_prompt_sets(Path(data_dir), only=prompt_sets)
     summary = RunSummary(run_id=None, set_errors=[str(e) for e in errors])
@@ -230,7 +239,7 @@ def run_benchmark(
                 content_hash=pset.content_hash,
                 name=pset.name,
                 path=str(pset.path),
-                prompts=len(pset.prompts),
+                members=[(p.id, p.content_hash, p.category) for p in pset.prompts],
             )
         run_id, resumed = store.start_run(
             config_name=config.path.name,
@@ -253,9 +262,9 @@ def run_benchmark(
                 _run_model(store, config, run_id, results_dir, model, pending, progress)
         store.finish_run(run_id)
         summary.made = progress.done - already
-        rows = store.report_rows(store.run(run_id) or {"_prompt_sets": [], "_models": []})
-        summary.ok = sum(1 for r in rows if r["status"] == "ok")
-        summary.failed = sum(1 for r in rows if r["status"] == "failed")
+        run = store.run(run_id)
+        counts = store.counts(run) if run is not None else {}
+        summary.ok, summary.failed = counts.get("ok", 0), counts.get("failed", 0)
         log.info(
             "run %s finished: %d ok, %d failed, %d made now", run_id, summary.ok,
             summary.failed, summary.made,
@@ -264,6 +273,13 @@ def run_benchmark(
             try:
                 summary.reports = write_run_report(store, run_id, results_dir)
                 log.info("report: %s", summary.reports.get("html"))
+            except OSError as exc:
+                if is_disk_full(exc):
+                    raise DiskFullError(
+                        f"run {run_id} is finished, but its report cannot be written: "
+                        f"{exc}; free some space and run `python -m benchmark report`"
+                    ) from exc
+                log.exception("writing the report of run %s failed", run_id)
             except Exception:  # the results are safe in the database; say so and go on
                 log.exception("writing the report of run %s failed", run_id)
     return summary

@@ -1,133 +1,99 @@
 """The results store: one SQLite database (WAL) beside the images.
 
-Tables: ``runs`` (one row per run), ``prompt_sets`` (every prompt-set version
-seen, by content hash), ``generations`` (one row per image attempt, unique per
-prompt-set version, model fingerprint, prompt and seed) and ``scores`` (one row
-per scored generation). Only the runner's main process writes; readers (the
-``status`` and ``report`` commands, a notebook) may read at any time, which WAL
-allows without blocking the writer.
+Tables (``benchmark.schema``): ``runs``, ``prompt_sets`` (every prompt-set
+version seen, by content hash) with their members in ``set_prompts``,
+``generations`` (one row per image attempt, unique per prompt set, prompt
+content, model version and seed) and ``scores``. Only the runner's main process
+writes; readers (``status``, ``report``, a notebook) may read at any time, which
+WAL allows without blocking the writer.
 
 Resume contract: a generation row is inserted, together with its scores, in one
 transaction *after* its image file was moved into place, so a row always points
 at a whole image; an image without a row is simply made again.
+
+A full disk raises :class:`~benchmark.errors.DiskFullError` from any write (the
+transaction is rolled back, nothing half-written stays).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmark.errors import StoreError
+from benchmark.records import (
+    Generation,
+    ItemKey,
+    RunRecord,
+)
+from benchmark.schema import (
+    GENERATION_COLUMNS,
+    VERSION,
+    generation_from_row,
+    row_values,
+    upgrade,
+)
+from benchmark.sqlite_open import connect_read_only, disk_guard
+from gpu_coord import utc_now
+
+__all__ = ["DB_NAME", "ResultsStore"]
+
 DB_NAME = "benchmark.sqlite3"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    config TEXT NOT NULL,
-    config_json TEXT NOT NULL,
-    prompt_sets TEXT NOT NULL,
-    models TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS prompt_sets (
-    hash TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    path TEXT NOT NULL,
-    prompts INTEGER NOT NULL,
-    first_seen TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS generations (
-    id INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    prompt_set TEXT NOT NULL,
-    set_hash TEXT NOT NULL,
-    prompt_id TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    category TEXT,
-    model TEXT NOT NULL,
-    model_fingerprint TEXT NOT NULL,
-    model_source TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
-    error TEXT,
-    image_path TEXT,
-    width INTEGER,
-    height INTEGER,
-    steps INTEGER,
-    latency_s REAL,
-    steps_per_s REAL,
-    peak_mem_bytes INTEGER,
-    lease_wait_s REAL,
-    yields INTEGER,
-    energy_j REAL,
-    created_at TEXT NOT NULL,
-    UNIQUE (set_hash, model, model_fingerprint, prompt_id, seed)
-);
-CREATE TABLE IF NOT EXISTS scores (
-    generation_id INTEGER PRIMARY KEY REFERENCES generations(id) ON DELETE CASCADE,
-    clip_score REAL,
-    aesthetic_score REAL
-);
-"""
-
-# The row a report gets: the keys of the benchmark.report contract, in its order.
-REPORT_KEYS = (
-    "prompt_set", "prompt_id", "prompt", "category", "model", "seed", "status", "error",
-    "image_path", "width", "height", "steps", "latency_s", "steps_per_s", "peak_mem_bytes",
-    "lease_wait_s", "yields", "energy_j", "clip_score", "aesthetic_score",
-)  # fmt: skip
-
-_MEASURES = (
-    "width", "height", "steps", "latency_s", "steps_per_s", "peak_mem_bytes",
-    "lease_wait_s", "yields", "energy_j",
-)  # fmt: skip
-
-
-def utc_now() -> str:
-    """The current time as ISO 8601 UTC with a ``Z``, to the millisecond."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class ItemKey:
-    """What makes a result unique: prompt-set version, model version, prompt, seed."""
-
-    set_hash: str
-    model: str
-    model_fingerprint: str
-    prompt_id: str
-    seed: int
-
-
-@dataclass(frozen=True)
-class DoneItem:
-    """What the store knows of one finished item."""
-
-    status: str
-    run_id: str
-    image_path: str | None
+log = logging.getLogger(__name__)
 
 
 class ResultsStore:
-    """The SQLite database of one results folder. Not thread-safe: one per thread."""
+    """The SQLite database of one results folder. Not thread-safe: one per thread.
 
-    def __init__(self, path: Path) -> None:
+    ``ResultsStore(path)`` opens it for the runner (creating or upgrading it);
+    :meth:`for_reading` opens it for ``status`` and ``report``, read-only when
+    the folder cannot be written.
+    """
+
+    def __init__(self, path: Path, *, _read_only: bool = False) -> None:
         self.path = Path(path)
-        # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        # executescript commits on its own; CREATE ... IF NOT EXISTS is idempotent.
-        self._db.executescript(_SCHEMA)
+        self.read_only = _read_only
+        with disk_guard(self.path):
+            if _read_only:
+                self._db = connect_read_only(self.path)
+            else:
+                # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
+                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._db.row_factory = sqlite3.Row
+            if _read_only:
+                return
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self._transaction() as db:
+                upgrade(db)
+
+    @classmethod
+    def for_reading(cls, path: Path) -> ResultsStore:
+        """Open an existing database to read; read-only when its folder or file is not writable."""
+        path = Path(path)
+        if os.access(path.parent, os.W_OK) and os.access(path, os.W_OK):
+            return cls(path)
+        log.info("%s is not writable: opening the results read-only", path)
+        store = cls(path, _read_only=True)
+        version = int(store._db.execute("PRAGMA user_version").fetchone()[0])
+        if version != VERSION:
+            store.close()
+            raise StoreError(
+                f"{path} was written by an older runner (layout {version}, this one reads "
+                f"{VERSION}) and its folder is read-only, so it cannot be upgraded: run "
+                "status or report once where the folder is writable"
+            )
+        return store
 
     def close(self) -> None:
         """Close the connection."""
@@ -141,13 +107,21 @@ class ResultsStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        if self.read_only:
+            raise StoreError(f"{self.path} is open read-only")
+        with disk_guard(self.path):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     # runs -------------------------------------------------------------------------
 
@@ -190,8 +164,8 @@ class ResultsStore:
         with self._transaction() as db:
             db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (utc_now(), run_id))
 
-    def run(self, run_id: str | None = None) -> dict[str, Any] | None:
-        """The run ``run_id`` (the latest when None) in the report contract's shape, or None."""
+    def run(self, run_id: str | None = None) -> RunRecord | None:
+        """The run ``run_id`` (the latest when None), or None when there is no such run."""
         if run_id is None:
             row = self._db.execute(
                 "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1"
@@ -200,133 +174,121 @@ class ResultsStore:
             row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             return None
-        sets, models = json.loads(row["prompt_sets"]), json.loads(row["models"])
-        return {
-            "id": row["id"],
-            "started_at": row["started_at"],
-            "finished_at": row["finished_at"],
-            "config": row["config"],
-            "prompt_sets": [s["name"] for s in sets],
-            "models": [m["name"] for m in models],
-            "_prompt_sets": sets,
-            "_models": models,
-        }
+        return RunRecord(
+            id=row["id"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            config=row["config"],
+            prompt_sets=tuple(json.loads(row["prompt_sets"])),
+            models=tuple(json.loads(row["models"])),
+        )
 
-    def runs(self) -> list[dict[str, Any]]:
-        """Every run, newest first, with its counts of ok and failed images."""
-        out = []
-        for row in self._db.execute(
-            "SELECT id FROM runs ORDER BY started_at DESC, rowid DESC"
-        ).fetchall():
-            run = self.run(row["id"])
-            assert run is not None
-            rows = self.report_rows(run)
-            run["ok"] = sum(1 for r in rows if r["status"] == "ok")
-            run["failed"] = sum(1 for r in rows if r["status"] == "failed")
-            out.append(run)
-        return out
+    def runs(self) -> list[RunRecord]:
+        """Every run, newest first."""
+        rows = self._db.execute("SELECT id FROM runs ORDER BY started_at DESC, rowid DESC")
+        return [run for row in rows.fetchall() if (run := self.run(row["id"])) is not None]
 
     # prompt sets and generations -------------------------------------------------
 
-    def remember_prompt_set(self, *, content_hash: str, name: str, path: str, prompts: int) -> None:
-        """Record a prompt-set version (first sighting wins)."""
+    def remember_prompt_set(
+        self, *, content_hash: str, name: str, path: str, members: Sequence[tuple[str, str, Any]]
+    ) -> None:
+        """Record a prompt-set version and its ``(prompt id, content hash, category)`` members."""
         with self._transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO prompt_sets (hash, name, path, prompts, first_seen) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (content_hash, name, path, prompts, utc_now()),
+                (content_hash, name, path, len(members), utc_now()),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO set_prompts VALUES (?, ?, ?, ?, ?)",
+                [(content_hash, i, pid, h, cat) for i, (pid, h, cat) in enumerate(members)],
             )
 
-    def done_items(self, set_hash: str, model: str, fingerprint: str) -> dict[ItemKey, DoneItem]:
-        """The recorded results for one prompt-set version and model version."""
-        rows = self._db.execute(
-            "SELECT prompt_id, seed, status, run_id, image_path FROM generations "
-            "WHERE set_hash = ? AND model = ? AND model_fingerprint = ?",
-            (set_hash, model, fingerprint),
-        ).fetchall()
-        return {
-            ItemKey(set_hash, model, fingerprint, r["prompt_id"], r["seed"]): DoneItem(
-                r["status"], r["run_id"], r["image_path"]
-            )
-            for r in rows
-        }
+    def done_items(
+        self, prompt_set: str, model: str, fingerprint: str
+    ) -> dict[ItemKey, Generation]:
+        """The recorded results of one prompt set (every version) and model version."""
+        rows = self._select(
+            "WHERE g.prompt_set = ? AND g.model = ? AND g.model_fingerprint = ?",
+            (prompt_set, model, fingerprint),
+        )
+        return {generation.key: generation for generation in rows}
 
-    def record(
-        self,
-        *,
-        run_id: str,
-        key: ItemKey,
-        prompt_set: str,
-        prompt: str,
-        category: str | None,
-        model_source: str,
-        status: str,
-        error: str | None = None,
-        image_path: str | None = None,
-        measures: dict[str, Any] | None = None,
-        scores: dict[str, float] | None = None,
-    ) -> None:
-        """Insert the result of one item (replacing an older one) and its scores, atomically."""
-        measures = measures or {}
-        values = [measures.get(k) for k in _MEASURES]
+    def record(self, generation: Generation) -> None:
+        """Insert one result (replacing an older one of the same key) and its scores, atomically."""
+        key = generation.key
         with self._transaction() as db:
             db.execute(
-                "DELETE FROM generations WHERE set_hash = ? AND model = ? AND "
-                "model_fingerprint = ? AND prompt_id = ? AND seed = ?",
-                (key.set_hash, key.model, key.model_fingerprint, key.prompt_id, key.seed),
+                "DELETE FROM generations WHERE prompt_set = ? AND prompt_hash = ? AND model = ? "
+                "AND model_fingerprint = ? AND seed = ?",
+                (key.prompt_set, key.prompt_hash, key.model, key.model_fingerprint, key.seed),
             )
             cursor = db.execute(
-                "INSERT INTO generations (run_id, prompt_set, set_hash, prompt_id, prompt, "
-                "category, model, model_fingerprint, model_source, seed, status, error, "
-                f"image_path, {', '.join(_MEASURES)}, created_at) "
-                f"VALUES ({', '.join('?' * (14 + len(_MEASURES)))})",
-                (
-                    run_id,
-                    prompt_set,
-                    key.set_hash,
-                    key.prompt_id,
-                    prompt,
-                    category,
-                    key.model,
-                    key.model_fingerprint,
-                    model_source,
-                    key.seed,
-                    status,
-                    error,
-                    image_path,
-                    *values,
-                    utc_now(),
-                ),
+                f"INSERT INTO generations ({', '.join(GENERATION_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(GENERATION_COLUMNS))})",
+                row_values(generation, created_at=utc_now()),
             )
-            if scores is not None:
-                db.execute(
-                    "INSERT INTO scores (generation_id, clip_score, aesthetic_score) "
-                    "VALUES (?, ?, ?)",
-                    (cursor.lastrowid, scores.get("clip_score"), scores.get("aesthetic_score")),
+            if generation.scores is not None:
+                db.executemany(
+                    "INSERT INTO scores (generation_id, metric, value) VALUES (?, ?, ?)",
+                    [(cursor.lastrowid, metric, float(value))
+                     for metric, value in generation.scores.items() if value is not None],
+                )  # fmt: skip
+
+    def generations(self, run: RunRecord) -> list[Generation]:
+        """The results a run covers: its prompt-set versions' prompts times its models.
+
+        Prompt ids and categories are the set version's own, so a result made
+        under an earlier version of the set is shown as the current set calls it.
+        """
+        out: list[Generation] = []
+        for pset in run.prompt_sets:
+            members = {
+                str(m["prompt_hash"]): (str(m["prompt_id"]), m["category"])
+                for m in self._db.execute(
+                    "SELECT prompt_id, prompt_hash, category FROM set_prompts WHERE set_hash = ?",
+                    (pset["hash"],),
                 )
+            }
+            for model in run.models:
+                found = []
+                for g in self._select(
+                    "WHERE g.prompt_set = ? AND g.model = ? AND g.model_fingerprint = ?",
+                    (pset["name"], model["name"], model["fingerprint"]),
+                ):
+                    if g.key.prompt_hash in members:
+                        pid, category = members[g.key.prompt_hash]
+                        found.append(_renamed(g, pid, category))
+                out.extend(sorted(found, key=lambda g: (g.prompt_id, g.key.seed)))
+        return out
 
-    def report_rows(self, run: dict[str, Any]) -> list[dict[str, Any]]:
-        """The rows of a run for ``write_reports``: its prompt-set versions times its models."""
-        rows: list[dict[str, Any]] = []
-        for pset in run["_prompt_sets"]:
-            for model in run["_models"]:
-                rows.extend(self._rows(pset["hash"], model["name"], model["fingerprint"]))
-        return rows
-
-    def _rows(self, set_hash: str, model: str, fingerprint: str) -> Iterable[dict[str, Any]]:
-        cursor = self._db.execute(
-            "SELECT g.*, s.clip_score, s.aesthetic_score FROM generations g "
-            "LEFT JOIN scores s ON s.generation_id = g.id "
-            "WHERE g.set_hash = ? AND g.model = ? AND g.model_fingerprint = ? "
-            "ORDER BY g.prompt_id, g.seed",
-            (set_hash, model, fingerprint),
-        )
-        for row in cursor.fetchall():
-            yield {k: row[k] for k in REPORT_KEYS}
-
-    def counts(self) -> dict[str, int]:
-        """Total generations by status."""
+    def counts(self, run: RunRecord | None = None) -> dict[str, int]:
+        """Generations by status: of ``run`` (what its report covers), or of the whole store."""
+        if run is not None:
+            tally: dict[str, int] = {}
+            for generation in self.generations(run):
+                tally[generation.status] = tally.get(generation.status, 0) + 1
+            return tally
         return {
             str(r[0]): int(r[1])
             for r in self._db.execute("SELECT status, COUNT(*) FROM generations GROUP BY status")
         }
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> list[Generation]:
+        rows = self._db.execute(f"SELECT g.* FROM generations g {where}", params).fetchall()
+        # A generation with any score row was scored (its scorers may have given fewer).
+        scores: dict[int, dict[str, float]] = {}
+        for score in self._db.execute(
+            "SELECT s.generation_id, s.metric, s.value FROM scores s "
+            f"JOIN generations g ON g.id = s.generation_id {where}",
+            params,
+        ):
+            scores.setdefault(score["generation_id"], {})[score["metric"]] = score["value"]
+        return [generation_from_row(row, scores.get(row["id"])) for row in rows]
+
+
+def _renamed(generation: Generation, prompt_id: str, category: Any) -> Generation:
+    if (generation.prompt_id, generation.category) == (prompt_id, category):
+        return generation
+    return replace(generation, prompt_id=prompt_id, category=category)

@@ -14,30 +14,50 @@ import contextlib
 import logging
 import multiprocessing
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
 
-from benchmark.worker import Task, WorkerJob, worker_main
+from benchmark.errors import WorkerLoadError
+from benchmark.messages import (
+    Done,
+    Failed,
+    Loaded,
+    LoadFailed,
+    Pause,
+    Resume,
+    Stop,
+    Task,
+    Warn,
+    WorkerMessage,
+)
+from benchmark.records import Measures
+from benchmark.worker import WorkerJob, worker_main
 
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.5
 
 
-class WorkerLoadError(RuntimeError):
-    """The worker could not load its model; the message says why."""
+__all__ = ["ModelWorker", "Outcome", "WorkerLoadError"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
-    """The result of one task: ``ok`` with measures, or not ok with an ``error``."""
+    """The result of one task: ``ok`` with measures (and scores), or not ok with an ``error``.
+
+    ``disk_full``: the image could not be written for lack of space, so the
+    run must stop (the image is not the model's failure). ``worker_lost``: the
+    worker was killed or died, and must be started again before the next task.
+    """
 
     ok: bool
-    result: dict[str, Any] | None = None
+    measures: Measures | None = None
+    scores: Mapping[str, float] | None = None
     error: str | None = None
     worker_lost: bool = False
+    disk_full: bool = False
 
 
 class ModelWorker:
@@ -90,18 +110,18 @@ class ModelWorker:
                         f"worker for {self.job.model_name!r} exited with code {code} while loading"
                     )
                 continue
-            if message[0] == "loaded":
-                self.device = message[1].get("device")
+            if isinstance(message, Loaded):
+                self.device = message.device
                 return
-            if message[0] == "load_failed":
+            if isinstance(message, LoadFailed):
                 self.kill()
-                raise WorkerLoadError(message[1])
+                raise WorkerLoadError(message.reason)
 
-    def _receive(self, timeout: float) -> tuple[Any, ...] | None:
+    def _receive(self, timeout: float) -> WorkerMessage | None:
         assert self._conn is not None
         try:
             if self._conn.poll(timeout):
-                message: tuple[Any, ...] = self._conn.recv()
+                message: WorkerMessage = self._conn.recv()
                 return message
         except (EOFError, OSError):
             time.sleep(min(timeout, 0.05))
@@ -117,7 +137,7 @@ class ModelWorker:
         assert self._proc is not None
         budget = timeout_s or self.image_timeout_s
         try:
-            self._conn.send(("task", task))
+            self._conn.send(task)
         except (BrokenPipeError, OSError) as exc:
             self.kill()
             return Outcome(False, error=f"worker lost before the image: {exc}", worker_lost=True)
@@ -143,24 +163,24 @@ class ModelWorker:
                         False, error=f"worker died with exit code {code}", worker_lost=True
                     )
                 continue
-            kind = message[0]
-            if kind == "pause" and working_since is not None:
-                used += time.monotonic() - working_since
-                working_since = None
-            elif kind == "resume" and working_since is None:
-                working_since = time.monotonic()
-            elif kind == "warning":
-                log.warning("%s: %s", self.job.model_name, message[1])
-            elif kind == "done":
-                return Outcome(True, result=message[1])
-            elif kind == "failed":
-                return Outcome(False, error=message[1])
+            match message:
+                case Pause() if working_since is not None:
+                    used += time.monotonic() - working_since
+                    working_since = None
+                case Resume() if working_since is None:
+                    working_since = time.monotonic()
+                case Warn(text):
+                    log.warning("%s: %s", self.job.model_name, text)
+                case Done(measures, scores):
+                    return Outcome(True, measures=measures, scores=scores)
+                case Failed(reason, disk_full):
+                    return Outcome(False, error=reason, disk_full=disk_full)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the worker to finish and wait for it; kill it if it does not."""
         if self._conn is not None and self.alive:
             with contextlib.suppress(BrokenPipeError, OSError):
-                self._conn.send(("stop",))
+                self._conn.send(Stop())
             assert self._proc is not None
             self._proc.join(timeout)
         self.kill()

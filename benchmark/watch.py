@@ -14,9 +14,17 @@ import logging
 import threading
 from pathlib import Path
 
-from benchmark.config import ConfigError, load_config
+from benchmark.config import load_config
+from benchmark.errors import (
+    ConfigError,
+    DataDirError,
+    DiskFullError,
+    ResultsDirError,
+    RunnerBusyError,
+    UnknownNameError,
+)
 from benchmark.prompts import candidate_files
-from benchmark.results import ResultsDirError, RunnerBusyError, ensure_results_dir
+from benchmark.results import ensure_results_dir
 from benchmark.runner import run_benchmark
 
 log = logging.getLogger("benchmark.watch")
@@ -48,10 +56,14 @@ def watch(
 
     Returns when ``stop`` is set (checked every ``poll_s`` seconds and between
     runs). A bad config is logged and waited out (fix the file and it is read
-    again); an unwritable results folder raises :class:`ResultsDirError` at once.
+    again); an unwritable results folder raises :class:`ResultsDirError` and a
+    missing data folder :class:`DataDirError` at once, and a full disk ends the
+    watch with :class:`DiskFullError` (the run it stopped resumes on the next start).
     """
     stop = stop or threading.Event()
     ensure_results_dir(results_dir)
+    if not Path(data_dir).is_dir():
+        raise DataDirError(f"prompt-set folder {data_dir} does not exist (or is not a folder)")
     log.info("watching %s every %g s (config %s)", data_dir, poll_s, config_path)
     processed: _Snapshot | None = None
     previous = _snapshot(data_dir, config_path)
@@ -70,9 +82,11 @@ def watch(
             else:
                 try:
                     run_benchmark(config, data_dir=data_dir, results_dir=results_dir, models=models)
-                except (ResultsDirError, RunnerBusyError):
+                except (ResultsDirError, RunnerBusyError, DiskFullError):
                     raise
-                except KeyError as exc:
-                    log.error("%s (waiting for the config to change)", exc.args[0])
+                except UnknownNameError as exc:
+                    log.error("%s (waiting for the config to change)", exc)
+                except DataDirError as exc:
+                    log.error("%s (waiting for it to come back)", exc)
             log.info("idle: watching %s for new or changed prompt sets", data_dir)
         stop.wait(poll_s)

@@ -2,16 +2,8 @@
 
 The runner starts one worker per model in a ``spawn`` context (a fresh
 interpreter), so everything the model put on the GPU is released when the worker
-ends. Protocol over a ``multiprocessing`` pipe, worker to parent:
-
-- ``("loaded", {"device": ...})`` or ``("load_failed", reason)`` once, at start;
-- per task: ``("pause",)`` before any call that may block on the lease (the
-  parent does not count that time against the image timeout), ``("resume",)``
-  after it, then ``("done", result)`` or ``("failed", reason)``;
-- ``("warning", text)`` for problems that do not fail the image (scorers).
-
-Parent to worker: ``("task", Task)`` or ``("stop",)``. The worker writes the PNG
-to a temporary name in the destination folder and ``os.replace``s it, so a
+ends. It speaks the messages of :mod:`benchmark.messages`. The worker writes the
+PNG to a temporary name in the destination folder and ``os.replace``s it, so a
 reader never sees half an image; the parent records the row afterwards.
 """
 
@@ -22,12 +14,27 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from benchmark.errors import is_disk_full
 from benchmark.logs import quiet_libraries, setup_logging
+from benchmark.messages import (
+    Done,
+    Failed,
+    Loaded,
+    LoadFailed,
+    Pause,
+    Resume,
+    Stop,
+    Task,
+    Warn,
+    WorkerMessage,
+)
+from benchmark.records import Measures
 
 log = logging.getLogger("benchmark.worker")
 LEASE_OWNER = "benchmark"
@@ -46,38 +53,14 @@ class WorkerJob:
     log_level: int = logging.INFO
 
 
-@dataclass(frozen=True)
-class Task:
-    """One image: the prompt, its settings, and where the PNG goes."""
-
-    prompt: str
-    seed: int
-    width: int
-    height: int
-    steps: int
-    guidance: float
-    negative_prompt: str | None
-    image_path: str
-
-
-def gpu_index(device: str) -> int | None:
-    """The CUDA device index of ``device`` ("cuda" is 0), or None for CPU and others."""
-    if not device.startswith("cuda"):
-        return None
-    _, _, index = device.partition(":")
-    return int(index) if index else 0
-
-
 def _energy_mj(index: int | None) -> int | None:
     """Card energy counter in millijoules from NVML (via gpu_coord), None without a GPU."""
     if index is None:
         return None
-    try:
-        from gpu_coord import gpu_snapshot
-    except ImportError:
-        return None
+    from gpu_coord import gpu_snapshot
+
     snap = gpu_snapshot(index)
-    energy = getattr(snap, "energy_mj", None) if snap is not None else None
+    energy = snap.energy_mj if snap is not None else None
     return int(energy) if energy is not None else None
 
 
@@ -94,25 +77,27 @@ class _Work:
     """Runs tasks for one loaded model inside low-priority leases."""
 
     def __init__(self, conn: Connection, job: WorkerJob, loaded: Any) -> None:
+        from imagegen import cuda_index, lease_device
+
         self.conn, self.job, self.loaded = conn, job, loaded
-        self.index = gpu_index(loaded.device)
-        self.lease_device = self.index if self.index is not None else 0
+        self.index = cuda_index(loaded.device)
+        self.lease_device = lease_device(loaded.device)
         self.scorers: Any = None
         self.scorer_error: str | None = None
 
-    def _lease(self) -> Any:
-        from gpu_coord import lease
-
-        return lease(LEASE_OWNER, priority="low", device=self.lease_device)
+    def send(self, message: WorkerMessage) -> None:
+        self.conn.send(message)
 
     def _acquire(self) -> Any:
-        held = self._lease()
-        self.conn.send(("pause",))
+        from gpu_coord import lease
+
+        held = lease(LEASE_OWNER, priority="low", device=self.lease_device)
+        self.send(Pause())
         held.acquire()
-        self.conn.send(("resume",))
+        self.send(Resume())
         return held
 
-    def make(self, task: Task) -> dict[str, Any]:
+    def make(self, task: Task) -> Done:
         import torch
 
         from imagegen import generate
@@ -130,7 +115,7 @@ class _Work:
             def on_step(step: int, total: int) -> None:
                 nonlocal yielded_s, yielded_mj
                 before_yields = held.yields
-                self.conn.send(("pause",))
+                self.send(Pause())
                 t0, e0 = time.perf_counter(), _energy_mj(self.index)
                 held.checkpoint()
                 if held.yields != before_yields:
@@ -139,19 +124,9 @@ class _Work:
                     e1 = _energy_mj(self.index)
                     if e0 is not None and e1 is not None:
                         yielded_mj += e1 - e0
-                self.conn.send(("resume",))
+                self.send(Resume())
 
-            images = generate(
-                self.loaded,
-                task.prompt,
-                negative_prompt=task.negative_prompt,
-                width=task.width,
-                height=task.height,
-                num_inference_steps=task.steps,
-                guidance_scale=task.guidance,
-                seed=task.seed,
-                on_step=on_step,
-            )
+            images = generate(self.loaded, task.request, on_step=on_step)
             if cuda:
                 torch.cuda.synchronize(self.index)
             latency = time.perf_counter() - start - yielded_s
@@ -164,23 +139,24 @@ class _Work:
         energy = None
         if start_mj is not None and end_mj is not None:
             energy = max(end_mj - start_mj - yielded_mj, 0) / 1000.0
-        result: dict[str, Any] = {
-            "width": image.width,
-            "height": image.height,
-            "steps": task.steps,
-            "latency_s": latency,
-            "steps_per_s": task.steps / latency if latency > 0 else None,
-            "peak_mem_bytes": peak,
-            "lease_wait_s": float(held.wait_seconds),
-            "yields": int(held.yields),
-            "energy_j": energy,
-            "scores": None,
-        }
+        steps = task.request.steps or self.loaded.default_steps
+        wait, yields = float(held.wait_seconds), int(held.yields)
+        scores = None
         if self.job.scorers is not None:
-            result["scores"], wait, yields = self._score(image, task.prompt)
-            result["lease_wait_s"] += wait
-            result["yields"] += yields
-        return result
+            scores, score_wait, score_yields = self._score(image, task.request.prompt)
+            wait, yields = wait + score_wait, yields + score_yields
+        measures = Measures(
+            width=image.width,
+            height=image.height,
+            steps=steps,
+            latency_s=latency,
+            steps_per_s=steps / latency if latency > 0 else None,
+            peak_mem_bytes=peak,
+            lease_wait_s=wait,
+            yields=yields,
+            energy_j=energy,
+        )
+        return Done(measures, scores)
 
     def _save(self, image: Any, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,7 +167,7 @@ class _Work:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _score(self, image: Any, prompt: str) -> tuple[dict[str, float] | None, float, int]:
+    def _score(self, image: Any, prompt: str) -> tuple[Mapping[str, float] | None, float, int]:
         from benchmark.scoring import ScorerConfig, load_scorers
 
         assert self.job.scorers is not None
@@ -205,16 +181,23 @@ class _Work:
                     self.scorers = load_scorers(config, device=self.loaded.device)
                 except Exception as exc:  # any loading failure leaves images unscored
                     self.scorer_error = f"scorers unavailable, images stay unscored: {exc}"
-                    self.conn.send(("warning", self.scorer_error))
+                    self.send(Warn(self.scorer_error))
                     return None, float(held.wait_seconds), int(held.yields)
             try:
                 scores = self.scorers.score(image, prompt)
             except Exception as exc:
-                self.conn.send(("warning", f"scoring failed: {type(exc).__name__}: {exc}"))
+                self.send(Warn(f"scoring failed: {type(exc).__name__}: {exc}"))
                 scores = None
         finally:
             held.release()
         return scores, float(held.wait_seconds), int(held.yields)
+
+
+def _failure(exc: Exception, task: Task) -> Failed:
+    if isinstance(exc, OSError) and is_disk_full(exc):
+        reason = f"no space left for {task.image_path}: {exc.strerror or exc}"
+        return Failed(reason, disk_full=True)
+    return Failed(f"{type(exc).__name__}: {exc}")
 
 
 def worker_main(conn: Connection, job: WorkerJob) -> None:
@@ -231,25 +214,25 @@ def worker_main(conn: Connection, job: WorkerJob) -> None:
     try:
         loaded = load_pipeline(job.source, device=job.device, dtype=job.dtype, variant=job.variant)
     except ModelLoadError as exc:
-        conn.send(("load_failed", str(exc)))
+        conn.send(LoadFailed(str(exc)))
         return
     except Exception as exc:  # out of memory and friends: still the model's failure
-        conn.send(("load_failed", f"cannot load model {job.source!r}: {type(exc).__name__}: {exc}"))
+        conn.send(LoadFailed(f"cannot load model {job.source!r}: {type(exc).__name__}: {exc}"))
         return
-    conn.send(("loaded", {"device": loaded.device}))
+    conn.send(Loaded(loaded.device))
     work = _Work(conn, job, loaded)
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
             return
-        if message[0] == "stop":
+        if isinstance(message, Stop):
             return
-        task: Task = message[1]
+        assert isinstance(message, Task), f"unexpected message {message!r}"
         try:
-            conn.send(("done", work.make(task)))
+            conn.send(work.make(message))
         except (BrokenPipeError, EOFError):
             return
         except Exception as exc:  # one bad image must not end the model's run
             log.exception("image failed")
-            conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+            conn.send(_failure(exc, message))

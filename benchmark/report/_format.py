@@ -1,10 +1,17 @@
-"""Number formatting shared by the Markdown and HTML reports."""
+"""Value formatting shared by the Markdown and HTML reports."""
 
 from __future__ import annotations
 
-__all__ = ["format_bytes", "format_number", "format_seconds"]
+from typing import Any
+
+__all__ = ["format_bytes", "format_number", "format_seconds", "format_text"]
 
 _DASH = "–"
+
+
+def format_text(value: Any) -> str:
+    """Any value as text, or an en dash for missing data."""
+    return _DASH if value is None else str(value)
 
 
 def format_number(value: float | None, digits: int = 2) -> str:

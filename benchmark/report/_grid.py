@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from benchmark.report._format import format_number, format_seconds
+from benchmark.metrics import METRICS
+from benchmark.report._format import format_number, format_seconds, format_text
 
 __all__ = ["image_href", "render_grid"]
 
@@ -61,17 +62,19 @@ def render_grid(
     for (prompt_set, prompt_id), group in prompts.items():
         first = group[0]
         category = first.get("category")
-        search = " ".join(_text(v) for v in (prompt_set, prompt_id, category, first["prompt"]))
+        search = " ".join(
+            format_text(v) for v in (prompt_set, prompt_id, category, first["prompt"])
+        )
         lines.append(
             f'<tr data-search="{escape(search.lower())}" '
-            f'data-category="{escape(_text(category) if category else "")}"><th class=prompt>'
-            f"<p>{escape(_text(first['prompt']))}</p><small>{escape(prompt_set)} · "
+            f'data-category="{escape(format_text(category) if category else "")}"><th class=prompt>'
+            f"<p>{escape(format_text(first['prompt']))}</p><small>{escape(prompt_set)} · "
             f"{escape(prompt_id)}{' · ' + escape(str(category)) if category else ''}</small></th>"
         )
         best = _best_model(group)
         for name in names:
             cell = sorted(
-                (r for r in group if r["model"] == name), key=lambda r: _text(r.get("seed"))
+                (r for r in group if r["model"] == name), key=lambda r: format_text(r.get("seed"))
             )
             figures = "".join(_figure(r, results_dir, out_dir) for r in cell)
             marked = ' class=top title="highest mean CLIP score on this prompt"'
@@ -86,42 +89,42 @@ def render_grid(
 
 def _best_model(group: Sequence[Mapping[str, Any]]) -> str | None:
     # Ties and single-model prompts mark nothing: a marker must mean "beat the others".
+    # By the primary metric (the first of the table).
+    primary = METRICS[0]
     scores: dict[str, list[float]] = {}
     for row in group:
-        value = row.get("clip_score")
+        value = row.get(primary.name)
         if row["status"] == "ok" and isinstance(value, int | float):
             scores.setdefault(str(row["model"]), []).append(float(value))
     if len(scores) < 2:
         return None
-    means = sorted(((sum(v) / len(v), name) for name, v in scores.items()), reverse=True)
+    means = sorted(
+        ((sum(v) / len(v), name) for name, v in scores.items()), reverse=primary.higher_is_better
+    )
     return None if means[0][0] == means[1][0] else means[0][1]
 
 
 def _figure(row: Mapping[str, Any], results_dir: Path, out_dir: Path) -> str:
-    seed = f"seed {_text(row.get('seed'))}"
+    seed = f"seed {format_text(row.get('seed'))}"
     if row["status"] == "failed":
-        reason = escape(_text(row.get("error") or "no reason recorded"))
+        reason = escape(format_text(row.get("error") or "no reason recorded"))
         return (
             f"<figure class=failed><div>failed</div><figcaption>{escape(seed)}<br>{reason}"
             "</figcaption></figure>"
         )
     href = image_href(results_dir, out_dir, row.get("image_path"))
-    size = f"{_text(row.get('width'))}×{_text(row.get('height'))}, {_text(row.get('steps'))} steps"
+    width, height, steps = (format_text(row.get(k)) for k in ("width", "height", "steps"))
+    size = f"{width}×{height}, {steps} steps"
     if href is None:
-        missing = escape(_text(row.get("image_path")))
+        missing = escape(format_text(row.get("image_path")))
         picture = f"<div class=missing>image missing<br><small>{missing}</small></div>"
     else:
         picture = (
             f'<a href="{escape(href)}"><img src="{escape(href)}" loading=lazy '
-            f'alt="{escape(_text(row["prompt"]))}" title="{escape(size)}"></a>'
+            f'alt="{escape(format_text(row["prompt"]))}" title="{escape(size)}"></a>'
         )
-    caption = (
-        f"{escape(seed)} · CLIP {escape(format_number(row.get('clip_score'), 1))} · "
-        f"aes {escape(format_number(row.get('aesthetic_score'), 2))} · "
-        f"{escape(format_seconds(row.get('latency_s')))}"
+    scores = "".join(
+        f"{m.column} {format_number(row.get(m.name), max(m.digits - 1, 0))} · " for m in METRICS
     )
+    caption = f"{escape(seed)} · {escape(scores)}{escape(format_seconds(row.get('latency_s')))}"
     return f"<figure>{picture}<figcaption>{caption}</figcaption></figure>"
-
-
-def _text(value: Any) -> str:
-    return "–" if value is None else str(value)

@@ -12,22 +12,30 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from benchmark.metrics import METRICS, Metric
 from benchmark.report._assets import PAGE_SCRIPT, PAGE_STYLE
-from benchmark.report._format import format_bytes, format_number, format_seconds
+from benchmark.report._format import format_bytes, format_number, format_seconds, format_text
 from benchmark.report._grid import render_grid
 from benchmark.report._summary import ModelSummary
 from benchmark.report._svg import PALETTE, Point, Series, bar_chart, scatter_chart, strip_chart
+from benchmark.report._tabular import reused_text
 
 __all__ = ["render_html"]
 
-# (header, attribute, formatter, True when higher is better / False lower / None neither)
+
+def _metric_columns(m: Metric) -> list[tuple[str, str, Callable[[Any], str], bool | None]]:
+    def fmt(value: Any) -> str:
+        return format_number(value, m.digits)
+
+    return [(f"{m.column} {kind}", f"{m.short}_{kind}", fmt, m.higher_is_better)
+            for kind in ("mean", "median")]  # fmt: skip
+
+
+# (header, summary key, formatter, True when higher is better / False lower / None neither)
 _COLUMNS: tuple[tuple[str, str, Callable[[Any], str], bool | None], ...] = (
     ("ok", "ok", str, None),
     ("failed", "failed", str, None),
-    ("CLIP mean", "clip_mean", format_number, True),
-    ("CLIP median", "clip_median", format_number, True),
-    ("aesthetic mean", "aesthetic_mean", lambda v: format_number(v, 3), True),
-    ("aesthetic median", "aesthetic_median", lambda v: format_number(v, 3), True),
+    *(column for m in METRICS for column in _metric_columns(m)),
     ("latency p50", "latency_p50_s", format_seconds, False),
     ("latency p95", "latency_p95_s", format_seconds, False),
     ("images/s", "images_per_s", lambda v: format_number(v, 3), True),
@@ -62,8 +70,10 @@ def render_html(
         "The best value of each column is in bold.</p></section>",
         f'<section id="charts"><h2>Charts</h2>{_charts(rows, summaries, colors)}</section>',
         '<section id="categories"><h2>Scores by category</h2>',
-        _category_table(categories.get("clip_score", {}), summaries, "Mean CLIP score", 2),
-        _category_table(categories.get("aesthetic_score", {}), summaries, "Mean aesthetic", 3),
+        *(
+            _category_table(categories.get(m.name, {}), summaries, f"Mean {m.label}", m.digits)
+            for m in METRICS
+        ),
         "</section>",
         f'<section id="failures">{_failures(rows)}</section>',
         '<section id="grid"><h2>Images by prompt</h2>',
@@ -89,6 +99,7 @@ def _facts(run: Mapping[str, Any], summaries: Sequence[ModelSummary], generated_
         ("started", run.get("started_at")),
         ("finished", finished or "still running (this page is a snapshot)"),
         ("images", f"{sum(s.ok for s in summaries)} ok, {sum(s.failed for s in summaries)} failed"),
+        ("results reused", reused_text(run, sum(s.images for s in summaries))),
         ("report written", generated_at),
     ]
     items = "".join(
@@ -111,20 +122,21 @@ def _nav() -> str:
 
 def _summary_table(summaries: Sequence[ModelSummary], colors: Mapping[str, str]) -> str:
     best: dict[str, Any] = {}
+    table = [s.as_dict() for s in summaries]
     for _, attribute, _, higher in _COLUMNS:
-        values = [getattr(s, attribute) for s in summaries if getattr(s, attribute) is not None]
+        values = [row[attribute] for row in table if row[attribute] is not None]
         if higher is not None and len(values) > 1:
             best[attribute] = max(values) if higher else min(values)
     head = "".join(f"<th>{escape(header)}</th>" for header, *_ in _COLUMNS)
     lines = [f"<div class=scroll><table class=summary><thead><tr><th>model</th>{head}</tr></thead>"]
     lines.append("<tbody>")
-    for s in summaries:
+    for s, row in zip(summaries, table, strict=True):
         cells = [
             f'<th><span class=swatch style="background:{colors[s.model]}"></span>'
             f"{escape(s.model)}</th>"
         ]
         for _, attribute, fmt, _ in _COLUMNS:
-            value = getattr(s, attribute)
+            value = row[attribute]
             classes = []
             if attribute in best and value == best[attribute]:
                 classes.append("best")
@@ -156,17 +168,17 @@ def _charts(
             for s in summaries
         ]
 
+    def score_chart(m: Metric) -> str:
+        better = "higher" if m.higher_is_better else "lower"
+        return strip_chart(
+            f"{m.label[:1].upper()}{m.label[1:]} per image ({better}: {m.hint})",
+            series(m.name),
+            fmt=lambda v: f"{v:.{m.digits}f}",
+        )
+
+    primary = METRICS[0]
     charts = [
-        strip_chart(
-            "CLIP score per image (higher: closer to the prompt)",
-            series("clip_score"),
-            fmt=lambda v: f"{v:.2f}",
-        ),
-        strip_chart(
-            "Aesthetic score per image (higher: prettier)",
-            series("aesthetic_score"),
-            fmt=lambda v: f"{v:.3f}",
-        ),
+        *(score_chart(m) for m in METRICS),
         strip_chart(
             "Latency per image (lower is better)",
             series("latency_s"),
@@ -182,12 +194,13 @@ def _charts(
         scatter_chart(
             "Quality against speed (up and left is better)",
             [
-                Point(s.model, colors[s.model], s.latency_p50_s, s.clip_mean)
+                Point(s.model, colors[s.model], s.latency_p50_s, quality)
                 for s in summaries
-                if s.latency_p50_s is not None and s.clip_mean is not None
+                if s.latency_p50_s is not None
+                and (quality := s.score_means.get(primary.name)) is not None
             ],
             x_title="latency p50, s",
-            y_title="mean CLIP score",
+            y_title=f"mean {primary.label}",
         ),
         bar_chart(
             "GPU energy per image, J (lower is better)",
@@ -270,10 +283,8 @@ def _failures(rows: Sequence[Mapping[str, Any]]) -> str:
             row.get("seed"),
             row.get("error") or "(no reason recorded)",
         ]
-        lines.append("<tr>" + "".join(f"<td>{escape(_text(c))}</td>" for c in cells) + "</tr>")
+        lines.append(
+            "<tr>" + "".join(f"<td>{escape(format_text(c))}</td>" for c in cells) + "</tr>"
+        )
     lines.append("</tbody></table></div>")
     return "".join(lines)
-
-
-def _text(value: Any) -> str:
-    return "–" if value is None else str(value)

@@ -6,44 +6,34 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["ROW_COLUMNS", "RUN_KEYS", "model_order", "normalise_rows", "normalise_run"]
+from benchmark.records import ROW_COLUMNS, Generation, RunRecord
+
+__all__ = [
+    "ROW_COLUMNS",
+    "RUN_KEYS",
+    "model_order",
+    "normalise_rows",
+    "normalise_run",
+    "reused_count",
+]
 
 RUN_KEYS = ("id", "started_at", "finished_at", "config", "prompt_sets", "models")
 
-# The columns of report.csv, in this order; keys a row has beyond these follow, sorted.
-ROW_COLUMNS = (
-    "prompt_set",
-    "prompt_id",
-    "prompt",
-    "category",
-    "model",
-    "seed",
-    "status",
-    "error",
-    "image_path",
-    "width",
-    "height",
-    "steps",
-    "latency_s",
-    "steps_per_s",
-    "peak_mem_bytes",
-    "lease_wait_s",
-    "yields",
-    "energy_j",
-    "clip_score",
-    "aesthetic_score",
-)
+# The columns of report.csv, in this order (benchmark.records, where the store's
+# columns come from too); keys a row has beyond these follow, sorted.
 # A row without these cannot be placed in the report at all.
 _REQUIRED_ROW_KEYS = ("prompt_set", "prompt_id", "prompt", "model", "status")
 _STATUSES = ("ok", "failed")
 
 
-def normalise_run(run: Mapping[str, Any]) -> dict[str, Any]:
+def normalise_run(run: RunRecord | Mapping[str, Any]) -> dict[str, Any]:
     """Check ``run`` has the agreed keys and return a plain copy.
 
     Raises ``ValueError`` naming the missing key. ``prompt_sets`` and ``models`` must be
     lists of strings; ``finished_at`` may be None (the run is still going).
     """
+    if isinstance(run, RunRecord):
+        run = run.as_report_run()
     if not isinstance(run, Mapping):
         raise ValueError(f"write_reports: run must be a dict, got {type(run).__name__}")
     missing = [key for key in RUN_KEYS if key not in run]
@@ -61,14 +51,15 @@ def normalise_run(run: Mapping[str, Any]) -> dict[str, Any]:
     return copy
 
 
-def normalise_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def normalise_rows(rows: Sequence[Generation | Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Check each row and return copies with every agreed column present.
 
     Absent optional columns become None, as do non-finite floats (NaN has no place in
     JSON or in a mean). Raises ``ValueError`` naming the row index and the field at fault.
     """
     result: list[dict[str, Any]] = []
-    for index, row in enumerate(rows):
+    for index, given in enumerate(rows):
+        row = given.as_row() if isinstance(given, Generation) else given
         if not isinstance(row, Mapping):
             raise ValueError(f"write_reports: rows[{index}] must be a dict, got {type(row)}")
         missing = [key for key in _REQUIRED_ROW_KEYS if key not in row]
@@ -93,6 +84,14 @@ def model_order(run: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> li
         if name not in order:
             order.append(name)
     return order
+
+
+def reused_count(run_id: str, rows: Sequence[Generation | Mapping[str, Any]]) -> int | None:
+    """How many of the rows an earlier run made (None when the rows do not say)."""
+    made_by = [r.run_id if isinstance(r, Generation) else r.get("run_id") for r in rows]
+    if any(who is None for who in made_by):
+        return None
+    return sum(1 for who in made_by if who != run_id)
 
 
 def _clean(value: Any) -> Any:

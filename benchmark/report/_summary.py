@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
+
+from benchmark.metrics import METRICS
 
 __all__ = ["ModelSummary", "category_means", "percentile", "summarize"]
 
@@ -18,17 +20,14 @@ class ModelSummary:
 
     Scores, latency and throughput use the successful ("ok") rows only. ``images_per_s`` is
     ok images divided by the summed generation latency (the lease wait excluded), so it
-    measures the model, not how busy the backend kept the GPU.
+    measures the model, not how busy the backend kept the GPU. ``score_means`` and
+    ``score_medians`` hold every metric of ``benchmark.metrics.METRICS`` by name.
     """
 
     model: str
     images: int
     ok: int
     failed: int
-    clip_mean: float | None
-    clip_median: float | None
-    aesthetic_mean: float | None
-    aesthetic_median: float | None
     latency_p50_s: float | None
     latency_p95_s: float | None
     steps_per_s_mean: float | None
@@ -37,10 +36,23 @@ class ModelSummary:
     lease_wait_s_total: float | None
     yields_total: int | None
     energy_j_mean: float | None
+    score_means: Mapping[str, float | None] = field(default_factory=dict)
+    score_medians: Mapping[str, float | None] = field(default_factory=dict)
+
+    def value(self, key: str) -> Any:
+        """A column of :meth:`as_dict` by its key (``clip_mean``, ``latency_p50_s``, ...)."""
+        return self.as_dict()[key]
 
     def as_dict(self) -> dict[str, Any]:
-        """The summary as a JSON-ready dict."""
-        return asdict(self)
+        """The summary as a JSON-ready dict: counts, ``<metric>_mean``/``_median``, the rest."""
+        out: dict[str, Any] = {"model": self.model, "images": self.images, "ok": self.ok,
+                               "failed": self.failed}  # fmt: skip
+        for metric in METRICS:
+            out[f"{metric.short}_mean"] = self.score_means.get(metric.name)
+            out[f"{metric.short}_median"] = self.score_medians.get(metric.name)
+        skip = {"model", "images", "ok", "failed", "score_means", "score_medians"}
+        out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip})
+        return out
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -57,8 +69,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], models: Sequence[str]) -> list[
 
 def _summarize_one(model: str, rows: Sequence[Mapping[str, Any]]) -> ModelSummary:
     ok = [row for row in rows if row["status"] == "ok"]
-    clip = _numbers(row.get("clip_score") for row in ok)
-    aesthetic = _numbers(row.get("aesthetic_score") for row in ok)
+    scores = {metric.name: _numbers(row.get(metric.name) for row in ok) for metric in METRICS}
     latency = _numbers(row.get("latency_s") for row in ok)
     steps_per_s = _numbers(row.get("steps_per_s") for row in ok)
     memory = _numbers(row.get("peak_mem_bytes") for row in rows)
@@ -71,10 +82,6 @@ def _summarize_one(model: str, rows: Sequence[Mapping[str, Any]]) -> ModelSummar
         images=len(rows),
         ok=len(ok),
         failed=len(rows) - len(ok),
-        clip_mean=_mean(clip),
-        clip_median=_median(clip),
-        aesthetic_mean=_mean(aesthetic),
-        aesthetic_median=_median(aesthetic),
         latency_p50_s=percentile(latency, 50),
         latency_p95_s=percentile(latency, 95),
         steps_per_s_mean=_mean(steps_per_s),
@@ -83,6 +90,8 @@ def _summarize_one(model: str, rows: Sequence[Mapping[str, Any]]) -> ModelSummar
         lease_wait_s_total=sum(waits) if waits else None,
         yields_total=int(sum(yields)) if yields else None,
         energy_j_mean=_mean(energy),
+        score_means={name: _mean(values) for name, values in scores.items()},
+        score_medians={name: _median(values) for name, values in scores.items()},
     )
 
 

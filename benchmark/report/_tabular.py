@@ -8,11 +8,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from benchmark.metrics import METRICS
 from benchmark.report._format import format_bytes, format_number, format_seconds
 from benchmark.report._rows import ROW_COLUMNS
 from benchmark.report._summary import ModelSummary
 
-__all__ = ["JSON_SCHEMA", "render_csv", "render_json", "render_markdown"]
+__all__ = ["JSON_SCHEMA", "render_csv", "render_json", "render_markdown", "reused_text"]
 
 JSON_SCHEMA = 1
 
@@ -39,16 +40,36 @@ def render_json(
 def render_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     """One line per generation: the agreed columns in order, then any extra keys sorted.
 
-    None is written as an empty field; floats keep full precision.
+    None is written as an empty field; floats keep full precision. Text that a
+    spreadsheet would run as a formula is defused as OWASP's CSV-injection advice
+    says: every text cell is quoted, and one starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return gets a leading ``'``, so it shows as the
+    text it is.
     """
     extra = sorted({key for row in rows for key in row} - set(ROW_COLUMNS))
     columns = [*ROW_COLUMNS, *extra]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    csv.writer(buffer, lineterminator="\n").writerow(columns)
+    # Every text cell quoted (numbers bare), as OWASP advises: a carriage return or a
+    # separator inside a prompt cannot end the cell early either.
+    writer = csv.DictWriter(
+        buffer, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
+    )
     for row in rows:
-        writer.writerow({key: "" if row.get(key) is None else row.get(key) for key in columns})
+        writer.writerow({key: _csv_cell(row.get(key)) for key in columns})
     return buffer.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    # Only text: a negative number is a number to every spreadsheet, not a formula.
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def render_markdown(
@@ -69,25 +90,24 @@ def render_markdown(
         f"- finished: {_cell(run.get('finished_at') or 'still running')}",
         f"- report written: {generated_at}",
         f"- images: {sum(s.ok for s in summaries)} ok, {sum(s.failed for s in summaries)} failed",
+        *_reused_line(run, len(rows)),
         "",
         "The HTML page (`report.html`) beside this file shows the images and the charts.",
         "",
         "## Per model",
         "",
-        "| model | ok | failed | CLIP mean | CLIP median | aesthetic mean | aesthetic median "
-        "| latency p50 | latency p95 | images/s | steps/s | peak memory | lease wait | yields "
+        "| model | ok | failed | "
+        + "".join(f"{m.column} mean | {m.column} median | " for m in METRICS)
+        + "latency p50 | latency p95 | images/s | steps/s | peak memory | lease wait | yields "
         "| energy/image |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|--:|--:|" + "--:|--:|" * len(METRICS) + "--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for s in summaries:
-        cells = [
-            _cell(s.model),
-            str(s.ok),
-            str(s.failed),
-            format_number(s.clip_mean),
-            format_number(s.clip_median),
-            format_number(s.aesthetic_mean, 3),
-            format_number(s.aesthetic_median, 3),
+        cells = [_cell(s.model), str(s.ok), str(s.failed)]
+        for m in METRICS:
+            cells.append(format_number(s.score_means.get(m.name), m.digits))
+            cells.append(format_number(s.score_medians.get(m.name), m.digits))
+        cells += [
             format_seconds(s.latency_p50_s),
             format_seconds(s.latency_p95_s),
             format_number(s.images_per_s, 3),
@@ -98,17 +118,16 @@ def render_markdown(
             "–" if s.energy_j_mean is None else f"{s.energy_j_mean:.1f} J",
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    metrics = (("clip_score", "CLIP score", 2), ("aesthetic_score", "aesthetic", 3))
-    for metric, title, digits in metrics:
-        table = categories.get(metric, {})
+    for m in METRICS:
+        table = categories.get(m.name, {})
         if not table:
             continue
         names = [s.model for s in summaries]
-        lines += ["", f"## Mean {title} by category", ""]
+        lines += ["", f"## Mean {m.label} by category", ""]
         lines.append("| category | " + " | ".join(_cell(n) for n in names) + " |")
         lines.append("|---|" + "--:|" * len(names))
         for category, means in table.items():
-            values = [format_number(means.get(name), digits) for name in names]
+            values = [format_number(means.get(name), m.digits) for name in names]
             lines.append(f"| {_cell(category)} | " + " | ".join(values) + " |")
     failed = [row for row in rows if row["status"] == "failed"]
     lines += ["", f"## Failures ({len(failed)})", ""]
@@ -120,6 +139,22 @@ def render_markdown(
     else:
         lines.append("None.")
     return "\n".join(lines) + "\n"
+
+
+def reused_text(run: Mapping[str, Any], total: int) -> str | None:
+    """The report's note on results carried over from earlier runs, or None without data."""
+    reused = run.get("reused_results")
+    if reused is None:
+        return None
+    return (
+        f"{reused} of {total} made by earlier runs (results are kept per prompt text, "
+        "so an edited prompt set remakes only the prompts whose text changed)"
+    )
+
+
+def _reused_line(run: Mapping[str, Any], total: int) -> list[str]:
+    note = reused_text(run, total)
+    return [] if note is None else [f"- results reused: {_cell(note)}"]
 
 
 def _cell(value: Any) -> str:

@@ -5,21 +5,22 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmark.records import SCORE_COLUMNS, Generation, RunRecord
 from benchmark.report._html import render_html
-from benchmark.report._rows import model_order, normalise_rows, normalise_run
+from benchmark.report._rows import model_order, normalise_rows, normalise_run, reused_count
 from benchmark.report._summary import category_means, summarize
 from benchmark.report._tabular import render_csv, render_json, render_markdown
+from gpu_coord import utc_now
 
 __all__ = ["write_reports"]
 
 
 def write_reports(
-    run: Mapping[str, Any],
-    rows: Sequence[Mapping[str, Any]],
+    run: RunRecord | Mapping[str, Any],
+    rows: Sequence[Generation | Mapping[str, Any]],
     *,
     results_dir: Path,
     out_dir: Path,
@@ -33,6 +34,10 @@ def write_reports(
     ``results_dir``), ``width``, ``height``, ``steps``, ``latency_s``, ``steps_per_s``,
     ``peak_mem_bytes``, ``lease_wait_s``, ``yields``, ``energy_j``, ``clip_score`` and
     ``aesthetic_score``; any value but the first five and ``status`` may be None.
+    The runner passes its typed records (a ``RunRecord`` and ``Generation`` rows),
+    which flatten to exactly these keys; then the reports also say how many of the
+    results earlier runs made (``run["reused_results"]``: results are kept per
+    prompt text, so an edited prompt set remakes only the prompts that changed).
 
     The runner passes ``out_dir = results_dir/reports/<run id>``; the HTML links images
     relative to ``out_dir``, so copying the whole results folder keeps the page working.
@@ -44,14 +49,12 @@ def write_reports(
     (naming the path) when ``out_dir`` cannot be written.
     """
     clean_run = normalise_run(run)
+    clean_run.setdefault("reused_results", reused_count(str(clean_run["id"]), rows))
     clean_rows = normalise_rows(rows)
     models = model_order(clean_run, clean_rows)
     summaries = summarize(clean_rows, models)
-    categories = {
-        metric: category_means(clean_rows, models, metric)
-        for metric in ("clip_score", "aesthetic_score")
-    }
-    generated_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    categories = {metric: category_means(clean_rows, models, metric) for metric in SCORE_COLUMNS}
+    generated_at = utc_now()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     documents = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmark.errors import ScorerLoadError
+
 __all__ = ["ScorerConfig", "ScorerLoadError"]
 
 
@@ -33,12 +35,3 @@ class ScorerConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"ScorerConfig.{name} must be a non-empty string, got {value!r}")
-
-
-class ScorerLoadError(ValueError):
-    """A scorer model could not be loaded; the message names the model and the reason."""
-
-    def __init__(self, model: str, reason: str) -> None:
-        super().__init__(f"cannot load scorer model {model!r}: {reason}")
-        self.model = model
-        self.reason = reason

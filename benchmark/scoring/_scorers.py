@@ -1,78 +1,219 @@
-"""The scorer pair the runner loads once per worker and calls once per image."""
+"""The scorers, their registry, and the panel the runner loads once per worker.
+
+Each scorer satisfies :class:`benchmark.metrics.Scorer` and produces the metrics
+the table (``benchmark.metrics.METRICS``) says it does. A scorer is registered
+with :func:`register_scorer` under the name the table's ``scorer`` column uses;
+:func:`load_scorers` builds every scorer the table names into one
+:class:`Scorers` panel. Scorers that read CLIP embeddings share one CLIP model
+(and one image embedding per image) through :class:`SharedModels`.
+"""
 
 from __future__ import annotations
 
 import math
+import weakref
+from collections.abc import Callable, Sequence
 
 import torch
 from PIL import Image
 
+from benchmark.metrics import METRICS, Scorer
 from benchmark.scoring._aesthetic import AestheticPredictor, load_aesthetic_predictor
 from benchmark.scoring._clip import ClipEmbedder, clip_score
 from benchmark.scoring._config import ScorerConfig, ScorerLoadError
 
-__all__ = ["Scorers", "load_scorers"]
+__all__ = [
+    "AestheticScorer",
+    "ClipScorer",
+    "Scorers",
+    "SharedModels",
+    "load_scorers",
+    "register_scorer",
+    "registered_scorers",
+]
+
+
+class SharedModels:
+    """What several scorers may share: the config, the device, one CLIP model."""
+
+    def __init__(self, config: ScorerConfig, device: str) -> None:
+        self.config = config
+        self.device = device
+        self._clip: ClipEmbedder | None = None
+        self._last: tuple[weakref.ref[Image.Image], torch.Tensor] | None = None
+
+    @property
+    def clip(self) -> ClipEmbedder:
+        """The CLIP model of ``config.clip_model``, loaded on first use."""
+        if self._clip is None:
+            self._clip = ClipEmbedder(self.config.clip_model, device=self.device)
+        return self._clip
+
+    def image_embedding(self, image: Image.Image) -> torch.Tensor:
+        """CLIP's embedding of ``image``, computed once for all the scorers that ask."""
+        # One entry, held by a weak reference: an image that is gone can never match.
+        if self._last is not None and self._last[0]() is image:
+            return self._last[1]
+        embedding = self.clip.image_embedding(image)
+        self._last = (weakref.ref(image), embedding)
+        return embedding
+
+
+ScorerFactory = Callable[[SharedModels], Scorer]
+ScoreList = list[dict[str, float]]
+_REGISTRY: dict[str, ScorerFactory] = {}
+
+
+def register_scorer(name: str, factory: ScorerFactory) -> None:
+    """Make ``factory`` the scorer called ``name`` (the table's ``scorer`` column)."""
+    _REGISTRY[name] = factory
+
+
+def registered_scorers() -> tuple[str, ...]:
+    """The names of the registered scorers."""
+    return tuple(_REGISTRY)
+
+
+def _check(images: Sequence[Image.Image], prompts: Sequence[str], who: str) -> None:
+    for image in images:
+        if not isinstance(image, Image.Image):
+            raise TypeError(f"{who}: image must be a PIL image, got {type(image).__name__}")
+    for prompt in prompts:
+        if not isinstance(prompt, str):
+            raise TypeError(f"{who}: prompt must be a str, got {type(prompt).__name__}")
+    if len(images) != len(prompts):
+        raise ValueError(f"{who}: {len(images)} images but {len(prompts)} prompts")
+
+
+class ClipScorer:
+    """CLIP score: ``100 * max(cos(image, text), 0)`` in [0, 100]; long prompts truncated."""
+
+    name = "clip"
+    metrics = ("clip_score",)
+
+    def __init__(self, shared: SharedModels) -> None:
+        self.shared = shared
+
+    @torch.inference_mode()
+    def score(
+        self, images: Sequence[Image.Image], prompts: Sequence[str]
+    ) -> list[dict[str, float]]:
+        """One ``{"clip_score": ...}`` per image and its prompt."""
+        _check(images, prompts, "ClipScorer.score")
+        clip = self.shared.clip
+        return [
+            {"clip_score": clip_score(self.shared.image_embedding(i), clip.text_embedding(p))}
+            for i, p in zip(images, prompts, strict=True)
+        ]
+
+    def close(self) -> None:
+        """Nothing of its own: the shared CLIP model goes with the panel."""
+
+
+class AestheticScorer:
+    """The LAION improved aesthetic predictor on CLIP's image embedding (about 1 to 10)."""
+
+    name = "aesthetic"
+    metrics = ("aesthetic_score",)
+
+    def __init__(self, shared: SharedModels) -> None:
+        self.shared = shared
+        config = shared.config
+        self.head: AestheticPredictor | None = load_aesthetic_predictor(
+            config.aesthetic_head,
+            config.aesthetic_file,
+            expected_dim=shared.clip.projection_dim,
+            device=shared.device,
+        )
+
+    @torch.inference_mode()
+    def score(
+        self, images: Sequence[Image.Image], prompts: Sequence[str]
+    ) -> list[dict[str, float]]:
+        """One ``{"aesthetic_score": ...}`` per image (the prompt plays no part)."""
+        _check(images, prompts, "AestheticScorer.score")
+        assert self.head is not None, "AestheticScorer.score after close()"
+        device = self.shared.clip.device
+        return [
+            {"aesthetic_score": float(self.head(self.shared.image_embedding(i).to(device)).float())}
+            for i in images
+        ]
+
+    def close(self) -> None:
+        """Drop the head."""
+        self.head = None
+
+
+register_scorer(ClipScorer.name, ClipScorer)
+register_scorer(AestheticScorer.name, AestheticScorer)
 
 
 class Scorers:
-    """CLIP score and LAION aesthetic score for one image and its prompt.
+    """The panel: every scorer the metric table names, scoring one image or a batch.
 
     Built by ``load_scorers``. Not thread-safe (one image at a time, as the runner
     works). Scores are deterministic for a given image, prompt, model and device.
     """
 
-    def __init__(
-        self, config: ScorerConfig, clip: ClipEmbedder, aesthetic: AestheticPredictor
-    ) -> None:
+    def __init__(self, config: ScorerConfig, shared: SharedModels, scorers: list[Scorer]) -> None:
         self.config = config
-        self.clip = clip
-        self.aesthetic = aesthetic
+        self.shared = shared
+        self.scorers = scorers
+
+    @property
+    def clip(self) -> ClipEmbedder:
+        """The CLIP model the scorers share."""
+        return self.shared.clip
 
     @property
     def device(self) -> torch.device:
         """The device the scorer models run on."""
-        return self.clip.device
+        return self.shared.clip.device
 
-    @torch.inference_mode()
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """Every metric the panel produces, in table order."""
+        return tuple(name for scorer in self.scorers for name in scorer.metrics)
+
     def score(self, image: Image.Image, prompt: str) -> dict[str, float]:
-        """Return ``{"clip_score": ..., "aesthetic_score": ...}`` for ``image`` and ``prompt``.
+        """Every metric for ``image`` and its ``prompt``: ``{"clip_score": ..., ...}``.
 
-        ``clip_score`` is ``100 * max(cos(image, text), 0)`` in [0, 100];
-        ``aesthetic_score`` is the LAION predictor's output (about 1 to 10 with the real
-        head). Prompts longer than CLIP's context (77 tokens) are truncated, never refused.
-        Raises ``TypeError`` for a non-image or non-string argument and ``ValueError``
-        when a model produces a non-finite score.
+        Raises ``TypeError`` for a non-image or non-string argument and
+        ``ValueError`` when a model produces a non-finite score.
         """
-        if not isinstance(image, Image.Image):
-            raise TypeError(f"Scorers.score: image must be a PIL image, got {type(image).__name__}")
-        if not isinstance(prompt, str):
-            raise TypeError(f"Scorers.score: prompt must be a str, got {type(prompt).__name__}")
-        image_embedding = self.clip.image_embedding(image)
-        text_embedding = self.clip.text_embedding(prompt)
-        aesthetic = self.aesthetic(image_embedding.to(self.device)).float().cpu()
-        scores = {
-            "clip_score": clip_score(image_embedding, text_embedding),
-            "aesthetic_score": float(aesthetic),
-        }
-        for name, value in scores.items():
-            if not math.isfinite(value):
-                raise ValueError(f"Scorers.score: {name} is {value} (model {self.clip.name!r})")
-        return scores
+        return self.score_batch([image], [prompt])[0]
+
+    def score_batch(
+        self, images: Sequence[Image.Image], prompts: Sequence[str]
+    ) -> list[dict[str, float]]:
+        """:meth:`score` for many images at once, in order."""
+        _check(images, prompts, "Scorers.score")
+        merged: list[dict[str, float]] = [{} for _ in images]
+        for scorer in self.scorers:
+            for out, scores in zip(merged, scorer.score(images, prompts), strict=True):
+                out.update(scores)
+        for scores in merged:
+            for name, value in scores.items():
+                if not math.isfinite(value):
+                    raise ValueError(f"Scorers.score: {name} is {value} (model {self.clip.name!r})")
+        return merged
 
     def close(self) -> None:
         """Drop the models and hand cached GPU memory back (the worker may keep running)."""
-        for attribute in ("clip", "aesthetic"):
-            self.__dict__.pop(attribute, None)
+        for scorer in self.scorers:
+            scorer.close()
+        self.shared._clip = None
+        self.shared._last = None
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             torch.cuda.empty_cache()
 
 
 def load_scorers(config: ScorerConfig, *, device: str | torch.device | None = None) -> Scorers:
-    """Load the CLIP model and the aesthetic head named by ``config``.
+    """Load every scorer the metric table names, with the models named by ``config``.
 
     ``device`` defaults to ``"cuda"`` when torch sees a GPU, else ``"cpu"``. Models are
     kept in float32 (scores must not move with the dtype). Raises ``ScorerLoadError``
-    (a ``ValueError``) naming the model and the reason when either cannot be loaded,
+    (a ``ValueError``) naming the model and the reason when one cannot be loaded,
     including a head trained for a different embedding size than the CLIP model's.
     """
     if not isinstance(config, ScorerConfig):
@@ -82,11 +223,15 @@ def load_scorers(config: ScorerConfig, *, device: str | torch.device | None = No
         torch.device(chosen)
     except RuntimeError as exc:
         raise ScorerLoadError(config.clip_model, f"bad device {chosen!r}: {exc}") from exc
-    clip = ClipEmbedder(config.clip_model, device=chosen)
-    aesthetic = load_aesthetic_predictor(
-        config.aesthetic_head,
-        config.aesthetic_file,
-        expected_dim=clip.projection_dim,
-        device=chosen,
-    )
-    return Scorers(config, clip, aesthetic)
+    shared = SharedModels(config, chosen)
+    shared.clip  # noqa: B018 - load CLIP first: its errors name the CLIP model
+    scorers: list[Scorer] = []
+    for name in dict.fromkeys(m.scorer for m in METRICS):
+        if name not in _REGISTRY:
+            raise ScorerLoadError(name, f"no scorer registered (known: {', '.join(_REGISTRY)})")
+        scorer = _REGISTRY[name](shared)
+        expected = tuple(m.name for m in METRICS if m.scorer == name)
+        if tuple(scorer.metrics) != expected:
+            raise ScorerLoadError(name, f"produces {scorer.metrics}, the table says {expected}")
+        scorers.append(scorer)
+    return Scorers(config, shared, scorers)

@@ -7,7 +7,8 @@ stdout; library chatter is sent to stderr so it cannot corrupt the channel).
 
 Commands: ``pin`` (confine to CPU cores), ``run`` (one scenario window with a
 scheme), ``flush_probe`` (CUDA only: per-policy flush cost and memory returned),
-``quit``. Times are ``time.monotonic()``, one clock for every process on a
+``checkpoint_overhead`` (images with nobody waiting, step-only against block
+checkpoints), ``quit``. Times are ``time.monotonic()``, one clock for every process on a
 Linux host, so the parent can start both roles on the same instant.
 """
 
@@ -43,7 +44,7 @@ class Role:
     def __init__(self, spec: dict[str, Any]) -> None:
         import torch
 
-        from imagegen import generate
+        from imagegen import GenerationRequest, generate
         from perf.contention._pipelines import load_for_benchmark
 
         torch.set_num_threads(1)
@@ -54,24 +55,24 @@ class Role:
         self.size: int | None = spec.get("size")
         self.guidance: float = float(spec["guidance"])
         self._generate = generate
+        self._request = GenerationRequest
         self.loaded, self.load_seconds = load_for_benchmark(
             spec["pipeline"], self.device, Path(spec["models_dir"])
         )
         self.seed = 1000 if self.role == "runner" else 0
         self.step_seconds = self._warm_up()
 
-    def _image(self, on_step: Any = None) -> None:
+    def _image(self, on_step: Any = None, on_block: Any = None) -> None:
         self.seed += 1
-        self._generate(
-            self.loaded,
-            PROMPT,
+        request = self._request(
+            prompt=PROMPT,
             width=self.size,
             height=self.size,
-            num_inference_steps=self.steps,
-            guidance_scale=self.guidance,
+            steps=self.steps,
+            guidance=self.guidance,
             seed=self.seed,
-            on_step=on_step,
         )
+        self._generate(self.loaded, request, on_step=on_step, on_block=on_block)
         if self.device.startswith("cuda"):
             import torch
 
@@ -161,9 +162,14 @@ class Role:
                 if time.monotonic() >= end:
                     raise WindowOver
 
+            def on_block(name: str, held: Any = held) -> None:
+                held.checkpoint()
+                if time.monotonic() >= end:
+                    raise WindowOver
+
             try:
                 with held:
-                    self._image(on_step)
+                    self._image(on_step, on_block if scheme.block_yield else None)
             except WindowOver:
                 break
             finally:
@@ -186,39 +192,61 @@ class Role:
 
     def flush_probe(self, cmd: dict[str, Any]) -> dict[str, Any]:
         """Per flush policy: images/s alone under the lease, release time, memory returned."""
-        from gpu_coord import lease
-        from perf.contention._memory import cuda_memory
+        from perf.contention._flush import measure_flush_policies
 
         if not self.device.startswith("cuda"):
             return {"available": False, "reason": f"no CUDA (device {self.device})"}
-        results: dict[str, Any] = {"available": True}
-        for policy in ("always", "on_handoff", "never"):
-            releases: list[float] = []
-            returned: list[int] = []
-            leftover: list[int] = []
-            started = time.monotonic()
-            for _ in range(int(cmd["images"])):
-                held = lease("benchmark", priority="low", path=cmd["path"], flush=policy)
-                held.acquire()
-                try:
-                    self._image()
-                finally:
-                    before = cuda_memory(self.device)
-                    t0 = time.monotonic()
-                    held.release()
-                    releases.append(time.monotonic() - t0)
-                after = cuda_memory(self.device)
-                if before is not None and after is not None:
-                    returned.append(before[0] - after[0])
-                    leftover.append(after[0] - after[1])
-            took = time.monotonic() - started
-            results[policy] = {
-                "images_per_second": len(releases) / took,
-                "release_seconds": sum(releases) / len(releases),
-                "returned_bytes": sum(returned) / max(1, len(returned)),
-                "cached_after_bytes": sum(leftover) / max(1, len(leftover)),
-            }
-        return results
+        figures = measure_flush_policies(
+            self._image, self.device, Path(cmd["path"]), int(cmd["images"])
+        )
+        return {"available": True, **figures}
+
+    # ----------------------------------------------------------- checkpoint overhead
+
+    def checkpoint_overhead(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        """Images with nobody waiting: step-only against step + block checkpoints, interleaved.
+
+        Each image runs in its own uncontended low-priority lease. Per mode: the
+        image times, the time spent inside ``checkpoint()`` and the longest stretch
+        between two checkpoints (the image's start and end count as checkpoints:
+        the most a high-priority request arriving mid-image could wait for one).
+        """
+        from gpu_coord import lease
+
+        modes: dict[str, dict[str, list[float]]] = {
+            mode: {"image": [], "inside": [], "gap": [], "count": []} for mode in ("step", "blocks")
+        }
+        for _ in range(int(cmd["images"])):
+            for mode, figures in modes.items():
+                held = lease("benchmark", priority="low", path=cmd["path"], flush=cmd["flush"])
+                marks: list[float] = []
+                inside = [0.0]
+
+                def checkpoint(
+                    *_: Any,
+                    held: Any = held,
+                    marks: list[float] = marks,
+                    inside: list[float] = inside,
+                ) -> None:
+                    entered = time.monotonic()
+                    held.checkpoint()
+                    left = time.monotonic()
+                    inside[0] += left - entered
+                    marks.append(entered)
+                    marks.append(left)
+
+                with held:
+                    started = time.monotonic()
+                    self._image(checkpoint, checkpoint if mode == "blocks" else None)
+                    done = time.monotonic()
+                # The stretches: start -> first entry, each exit -> next entry, last exit -> end.
+                edges = [started, *marks, done]
+                stretches = zip(edges[::2], edges[1::2], strict=True)
+                figures["gap"].append(max(b - a for a, b in stretches))
+                figures["image"].append(done - started)
+                figures["inside"].append(inside[0])
+                figures["count"].append(len(marks) / 2)
+        return {"step_seconds": self.step_seconds, **modes}
 
 
 def _device_name(device: str) -> str:
@@ -289,6 +317,8 @@ def main(argv: list[str]) -> int:
                 reply = role.run(cmd)
             elif cmd["cmd"] == "flush_probe":
                 reply = role.flush_probe(cmd)
+            elif cmd["cmd"] == "checkpoint_overhead":
+                reply = role.checkpoint_overhead(cmd)
             else:
                 reply = {"error": f"unknown command {cmd['cmd']!r}"}
         except Exception as exc:  # reported to the parent, which stops the run with it

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from benchmark.metrics import metric_names
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -149,14 +151,50 @@ def db_rows(results: Path) -> list[dict[str, Any]]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     db.row_factory = sqlite3.Row
     try:
-        return [
-            dict(r)
-            for r in db.execute(
-                "SELECT g.*, s.clip_score, s.aesthetic_score FROM generations g "
-                "LEFT JOIN scores s ON s.generation_id = g.id"
-            )
-        ]
+        # Scores are kept in long form (generation, metric, value): one column each here.
+        pivot = ", ".join(
+            f"(SELECT value FROM scores s WHERE s.generation_id = g.id AND s.metric = '{m}') AS {m}"
+            for m in metric_names()
+        )
+        return [dict(r) for r in db.execute(f"SELECT g.*, {pivot} FROM generations g")]
     except sqlite3.OperationalError:  # tables not created yet
         return []
     finally:
         db.close()
+
+
+@contextmanager
+def small_tmpfs(where: Path, size: str = "4m") -> Iterator[Path]:
+    """Mount a tmpfs of ``size`` on ``where`` (root only; skips otherwise), unmounted after."""
+    where.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write a filler file into ``folder`` until its filesystem is full; returns the file."""
+    filler = folder / "filler.bin"
+    chunk = b"\0" * 65536
+    with open(filler, "wb", buffering=0) as out:
+        with suppress(OSError):
+            while True:
+                out.write(chunk)
+        with suppress(OSError):
+            while True:  # the last few bytes too
+                out.write(b"\0" * 512)
+    return filler
+
+
+def remount(where: Path, mode: str) -> None:
+    """Remount the tmpfs on ``where`` read-only (``"ro"``) or writable (``"rw"``)."""
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(where)], check=True)

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import PromptSetError, load_prompt_set, load_prompt_sets
-from benchmark.prompts import MAX_PROMPT_CHARS
+from benchmark import (
+    DataDirError,
+    PromptSetError,
+    UnknownNameError,
+    load_prompt_set,
+    load_prompt_sets,
+)
+from benchmark.prompts import MAX_PROMPT_CHARS, safe_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -173,3 +179,55 @@ def test_shipped_prompt_set() -> None:
     assert {"people", "animals", "text rendering", "counting", "spatial relations", "styles",
             "scenes"} <= categories  # fmt: skip
     assert len({p.text for p in pset.prompts}) == 100
+
+
+def test_non_ascii_file_names_keep_readable_unique_safe_names(tmp_path: Path) -> None:
+    _write(tmp_path, "猫.txt", "a cat\n")
+    _write(tmp_path, "犬.txt", "a dog\n")
+    _write(tmp_path, "café au lait.txt", "a cup\n")
+    _write(tmp_path, "???.txt", "a question\n")
+    _write(tmp_path, "!!!.txt", "an exclamation\n")
+    sets, errors = load_prompt_sets(tmp_path)
+    assert errors == []
+    names = {s.path.name: s.name for s in sets}
+    assert len(set(names.values())) == 5  # before: 猫 and 犬 were both "unnamed"
+    assert names["猫.txt"].startswith("猫-")
+    assert names["犬.txt"].startswith("犬-")
+    assert names["café au lait.txt"].startswith("café_au_lait-")
+    assert names["???.txt"].startswith("unnamed-")
+    for name in names.values():
+        assert "/" not in name
+        assert "\0" not in name
+        assert not name.startswith(".")
+        assert len(name.encode()) < 100
+        (tmp_path / "out" / name).mkdir(parents=True)  # a folder name the filesystem takes
+    only, _ = load_prompt_sets(tmp_path, only=["猫"])
+    assert [s.path.name for s in only] == ["猫.txt"]
+    # ASCII names stay as they were, so earlier results keep their folders.
+    assert safe_name("drawbench_v2") == "drawbench_v2"
+    assert safe_name("my prompts") == "my_prompts"
+    assert safe_name("猫") == safe_name("猫")  # stable
+
+
+def test_unknown_set_names_and_a_missing_folder_raise(tmp_path: Path) -> None:
+    _write(tmp_path, "good.txt", "a cat\n")
+    with pytest.raises(UnknownNameError, match="typo") as caught:
+        load_prompt_sets(tmp_path, only=["good", "typo"])
+    assert "good" in str(caught.value)  # the sets that are there
+    with pytest.raises(DataDirError, match="does not exist"):
+        load_prompt_sets(tmp_path / "missing")
+    with pytest.raises(DataDirError, match="not a folder"):
+        load_prompt_sets(tmp_path / "good.txt")
+
+
+def test_content_hashes_follow_the_text_not_the_position(tmp_path: Path) -> None:
+    before = load_prompt_set(_write(tmp_path, "s.txt", "a cat\na dog\n"))
+    after = load_prompt_set(_write(tmp_path, "s.txt", "a cow\na cat\na dog\na cat\n"))
+    assert before.content_hash != after.content_hash  # the file changed
+    old = {p.text: p.content_hash for p in before.prompts}
+    cat, dog = old["a cat"], old["a dog"]
+    hashes = [p.content_hash for p in after.prompts]
+    assert hashes[1] == cat  # renumbered from 0001 to 0002, same result key
+    assert hashes[2] == dog
+    assert hashes[3] != cat  # a repeated text is a prompt of its own
+    assert len(set(hashes)) == 4

@@ -292,8 +292,8 @@ def test_summary_statistics_by_hand() -> None:
     rows.append(_row(status="failed", latency_s=99.0, clip_score=None, yields=1))
     (summary,) = summarize(rows, ["model-a"])
     assert (summary.images, summary.ok, summary.failed) == (5, 4, 1)
-    assert summary.clip_mean == pytest.approx(40.0)
-    assert summary.clip_median == pytest.approx(25.0)
+    assert summary.value("clip_mean") == pytest.approx(40.0)
+    assert summary.value("clip_median") == pytest.approx(25.0)
     assert summary.latency_p50_s == pytest.approx(2.5)
     assert summary.latency_p95_s == pytest.approx(3.85)  # 3 + 0.85 * (4 - 3)
     assert summary.images_per_s == pytest.approx(4 / 10)
@@ -387,3 +387,45 @@ def test_grid_marks_the_best_model_per_prompt(results: Path) -> None:
     cells = p1_row.split("<td")[1:]
     assert cells[0].startswith(" class=top")  # model-a's cell, the first model column
     assert "Quality against speed" in raw
+
+
+def test_csv_defuses_spreadsheet_formulas(results: Path) -> None:
+    attacks = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3",
+               "@SUM(1,2)", "\tTAB=1", "\rCR=1"]  # fmt: skip
+    rows = [_row(prompt_id=f"p{i}", prompt=text) for i, text in enumerate(attacks)]
+    rows.append(_row(prompt_id="fine", prompt="a = b, and -1 in the middle", latency_s=-0.5))
+    rows.append(_row(prompt_id="err", status="failed", error="=cmd()", latency_s=None))
+    paths = _write(results, rows)
+    with paths["csv"].open(newline="", encoding="utf-8") as handle:
+        parsed = {r["prompt_id"]: r for r in csv.DictReader(handle)}
+    for i, text in enumerate(attacks):
+        assert parsed[f"p{i}"]["prompt"] == "'" + text  # shown as text, never run
+    assert parsed["fine"]["prompt"] == "a = b, and -1 in the middle"
+    assert parsed["fine"]["latency_s"] == "-0.5"  # numbers stay numbers
+    assert parsed["err"]["error"] == "'=cmd()"
+    # The JSON report keeps the prompts exactly: it is not for spreadsheets.
+    document = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert document["rows"][0]["prompt"] == attacks[0]
+
+
+def test_typed_records_are_taken_as_they_are(results: Path) -> None:
+    from benchmark import Generation, ItemKey, Measures, RunRecord
+
+    measures = Measures(64, 64, 2, 0.5, 4.0, None, 0.0, 0, None)
+    sets, models = ({"name": "s", "hash": "h"},), ({"name": "m", "fingerprint": "f"},)
+    run = RunRecord(RUN_ID, "2026-12-01T09:00:00.000Z", None, "b.toml", sets, models)
+    rows = [
+        Generation(run_id=run_id, key=ItemKey("s", f"h{i}", "m", "f", 0), prompt_id=f"p{i}",
+                   prompt=f"prompt {i}", category=None, model_source="org/m", status="ok",
+                   measures=measures, scores={"clip_score": 20.0, "aesthetic_score": 5.0})
+        for i, run_id in enumerate([RUN_ID, "an-earlier-run", "an-earlier-run"])
+    ]  # fmt: skip
+    paths = write_reports(run, rows, results_dir=results, out_dir=results / "reports" / RUN_ID)
+    document = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert document["run"]["reused_results"] == 2
+    assert document["rows"][0] == rows[0].as_row()
+    assert set(document["rows"][0]) == set(ROW_COLUMNS)
+    markdown = paths["md"].read_text(encoding="utf-8")
+    assert "2 of 3 made by earlier runs" in markdown
+    assert "remakes only the prompts whose text changed" in markdown
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", document["generated_at"])

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from benchmark import ResultsDirError, RunnerBusyError, load_config, run_benchmark
+from benchmark import ResultsDirError, ResultsStore, RunnerBusyError, load_config, run_benchmark
 from benchmark.cli import main
-from benchmark.results import exclusive
-from tests.benchmark.conftest import db_rows, model_table, write_config
+from benchmark.errors import EXIT_DISK_FULL
+from benchmark.results import ensure_results_dir, exclusive
+from benchmark.store import DB_NAME
+from tests.benchmark.conftest import db_rows, fill_disk, model_table, small_tmpfs, write_config
 
 
 @pytest.mark.slow
@@ -135,3 +137,60 @@ def test_second_runner_on_the_same_folder_is_refused(
             data_dir=bench_dirs["data"],
             results_dir=bench_dirs["results"],
         )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_full_image_folder_stops_the_run_unfinished_and_resumable(
+    tiny_models: Any, bench_dirs: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, results = bench_dirs["data"], bench_dirs["results"]
+    (data / "p.txt").write_text("a cat\na dog\n")
+    config = write_config(
+        tmp_path / "b.toml", tiny_models, [model_table("tiny", tiny_models.pipeline)], score=False
+    )
+    args = ["run", "--config", str(config), "--data-dir", str(data), "--results-dir", str(results)]
+    with small_tmpfs(results / "images", size="1m") as images:
+        filler = fill_disk(images)
+        # Before: every image "failed" with ENOSPC, the run marked finished, exit 0.
+        assert main(args) == EXIT_DISK_FULL
+        assert "image folder" in caplog.text
+        assert "is full" in caplog.text
+        assert "run again to resume" in caplog.text
+        assert db_rows(results) == []  # no image recorded as failed for want of space
+        with ResultsStore(results / DB_NAME) as store:
+            stopped = store.run()
+            assert stopped is not None
+            assert stopped.finished_at is None
+        filler.unlink()
+        caplog.clear()
+        assert main([*args, "--no-report"]) == 0
+        assert "(resumed)" in caplog.text
+        rows = db_rows(results)
+        assert [r["status"] for r in rows] == ["ok", "ok"]
+        assert {r["run_id"] for r in rows} == {stopped.id}
+        with ResultsStore(results / DB_NAME) as store:
+            finished = store.run(stopped.id)
+            assert finished is not None
+            assert finished.finished_at is not None
+
+
+@pytest.mark.timeout(300)
+def test_a_full_database_disk_stops_the_run_with_its_exit_code(
+    tiny_models: Any, bench_dirs: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, results = bench_dirs["data"], bench_dirs["results"]
+    (data / "p.txt").write_text("a cat\n")
+    config = write_config(
+        tmp_path / "b.toml", tiny_models, [model_table("tiny", tiny_models.pipeline)], score=False
+    )
+    args = ["run", "--config", str(config), "--data-dir", str(data), "--results-dir", str(results)]
+    with small_tmpfs(results, size="1m"):
+        ensure_results_dir(results)
+        filler = fill_disk(results)
+        # Before: a raw sqlite3.OperationalError traceback and exit 1.
+        assert main(args) == EXIT_DISK_FULL
+        assert f"the results database {results / DB_NAME} cannot be written" in caplog.text
+        filler.unlink()
+        assert main([*args, "--no-report"]) == 0
+        assert [r["status"] for r in db_rows(results)] == ["ok"]

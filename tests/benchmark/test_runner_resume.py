@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from benchmark import ResultsStore, load_config, load_prompt_set
+from benchmark import Generation, ItemKey, ResultsStore, load_config, load_prompt_set
 from benchmark.results import image_relpath
 from benchmark.runner import _plan
-from benchmark.store import ItemKey
 from tests.benchmark.conftest import (
     db_rows,
     model_table,
@@ -72,15 +71,15 @@ def test_plan_treats_image_without_row_as_not_done(tiny_models: Any, tmp_path: P
         orphan.parent.mkdir(parents=True)
         orphan.write_bytes(b"whole or not, it has no row")
         # A row whose image has gone missing since.
-        key = ItemKey(pset.content_hash, "m", model.fingerprint, dog.id, 0)
-        store.record(run_id=run_id, key=key, prompt_set=pset.name, prompt=dog.text,
-                     category=None, model_source=model.source, status="ok",
-                     image_path=image_relpath(pset, model, dog, 0))  # fmt: skip
+        key = ItemKey(pset.name, dog.content_hash, "m", model.fingerprint, 0)
+        store.record(Generation(run_id=run_id, key=key, prompt_id=dog.id, prompt=dog.text,
+                                category=None, model_source=model.source, status="ok",
+                                image_path=image_relpath(pset, model, dog, 0)))  # fmt: skip
         # A failure of this very run: done (a resumed run does not retry it).
-        failed = ItemKey(pset.content_hash, "m", model.fingerprint, cow.id, 0)
-        store.record(run_id=run_id, key=failed, prompt_set=pset.name, prompt=cow.text,
-                     category=None, model_source=model.source, status="failed",
-                     error="x")  # fmt: skip
+        failed = ItemKey(pset.name, cow.content_hash, "m", model.fingerprint, 0)
+        store.record(Generation(run_id=run_id, key=failed, prompt_id=cow.id, prompt=cow.text,
+                                category=None, model_source=model.source, status="failed",
+                                error="x"))  # fmt: skip
         pending, done = _plan(store, run_id, tmp_path, [pset], model, (0,))
         assert sorted(i.prompt.id for i in pending) == [cat.id, dog.id]
         assert done == 1

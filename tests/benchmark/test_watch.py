@@ -37,20 +37,22 @@ def test_watch_picks_up_new_and_edited_sets(
         wait_for(lambda: sets() == [("first", "0001")], timeout=300, what="first set", proc=proc,
                  log=log)  # fmt: skip
         wait_for(lambda: "idle: watching" in log.read_text(), timeout=60, what="idle", proc=proc)
-        first_hash = db_rows(results)[0]["set_hash"]
+        first_row = db_rows(results)[0]
         # A new set copied in under a hidden name and renamed, and an edit of the first.
         hidden = data / ".second.txt.partial"
         hidden.write_text("a dog\n")
         hidden.rename(data / "second.txt")
         (data / "first.txt").write_text("a cat\na cow\n")
-        expected = [("first", "0001"), ("first", "0001"), ("first", "0002"), ("second", "0001")]
+        # Results are kept per prompt text: the edit makes only "a cow" (issue 10).
+        expected = [("first", "0001"), ("first", "0002"), ("second", "0001")]
         wait_for(lambda: sets() == expected, timeout=300, what="new and edited sets", proc=proc,
                  log=log)  # fmt: skip
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     rows = db_rows(results)
     assert all(r["status"] == "ok" for r in rows)
-    first_versions = {r["set_hash"] for r in rows if r["prompt_set"] == "first"}
-    assert len(first_versions) == 2
-    assert first_hash in first_versions
+    cat = next(r for r in rows if r["prompt"] == "a cat")
+    assert (cat["id"], cat["image_path"], cat["created_at"]) == (
+        first_row["id"], first_row["image_path"], first_row["created_at"]
+    )  # fmt: skip
     assert "signal 15: stopping" in log.read_text()
