@@ -1,9 +1,13 @@
-"""Command line: ``python -m gpu_coord status|hold``.
+"""Command line: ``python -m gpu_coord status|hold|run|history|usage``.
 
 ``status [--json] [--watch]`` shows every device's lease like nvidia-smi shows
 GPUs; ``hold --owner NAME --priority high|low --seconds S`` takes a lease and
 holds it (maintenance windows, tests), exiting 0 after release (SIGTERM ends
-the hold early and still releases) and 1 with a message on error.
+the hold early and still releases) and 1 with a message on error. ``run
+--owner NAME [...] -- CMD ...`` runs any program inside the lease (frozen while
+high-priority work runs, when low); its exit status is the program's, 2 for bad
+arguments, 127 when the program cannot be started. ``history`` and ``usage``
+read the lease's event log.
 """
 
 from __future__ import annotations
@@ -11,16 +15,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import signal
 import sys
 import time
 from types import FrameType
 from typing import Any
 
+from ._cli_history import add_commands, show_history, show_usage
 from ._errors import LeaseError
 from ._lease import lease
-from ._paths import record_path
-from ._status import devices, read_status
+from ._paths import check_device, devices, record_path
+from ._preempt import DRAIN_SECONDS
+from ._run import resolve, run
+from ._size import parse_size
+from ._status import read_status
+from ._validate import PRIORITIES, check_choice, check_owner
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +55,24 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="low only: call checkpoint() this often while holding (yields to high)",
     )
+    run = commands.add_parser(
+        "run", help="run a command inside the lease (frozen while high priority works)"
+    )
+    run.add_argument("--owner", required=True)
+    run.add_argument("--priority", default="low", help="high or low (default low)")
+    run.add_argument("--device", type=int, default=None)
+    run.add_argument("--max-wait", type=float, default=None, help="high only: go ahead after")
+    run.add_argument("--timeout", type=float, default=None, help="give up waiting after (s)")
+    run.add_argument(
+        "--drain-ms",
+        type=float,
+        default=DRAIN_SECONDS * 1000,
+        help="after freezing, wait this long for queued GPU work (without NVML; "
+        f"default {DRAIN_SECONDS * 1000:g})",
+    )
+    run.add_argument("--memory", default=None, help="register the command as resident: 12GB, ...")
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command")
+    add_commands(commands)
     return parser
 
 
@@ -52,9 +80,23 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "history":
+            return show_history(args)
+        if args.command == "usage":
+            return show_usage(args)
         if args.command == "status":
             return _status(args)
         return _hold(args)
+    except _BadArgument as exc:
+        print(f"gpu_coord: error: {exc}", file=sys.stderr)
+        return 2 if args.command == "run" else 1
+    except FileNotFoundError as exc:
+        if args.command != "run":
+            raise
+        print(f"gpu_coord: error: {exc}", file=sys.stderr)
+        return 127
     except (LeaseError, ValueError, OSError) as exc:
         print(f"gpu_coord: error: {exc}", file=sys.stderr)
         return 1
@@ -100,9 +142,17 @@ def _table(records: list[dict[str, Any]], path: str) -> str:
             lines.append(f"     {r['gpu_name']}: {used:.0f} MiB / {total:.0f} MiB")
         for w in r["waiters"]:
             lines.append(
-                f"     waiting: {w.get('owner')} ({w.get('priority')}) since "
+                f"     {w.get('state', 'waiting')}: {w.get('owner')} ({w.get('priority')}) since "
                 f"{w.get('since')} pid {w.get('pid')}"
             )
+        for m in r.get("residents", []):
+            size = "?" if m["resident_bytes"] is None else f"{m['resident_bytes'] / 2**20:.0f}"
+            lines.append(
+                f"     resident: {m['owner']} pid {m['pid']}: {size} MiB "
+                f"+ {m['headroom_bytes'] / 2**20:.0f} MiB headroom"
+            )
+        if r.get("unaccounted_bytes") is not None:
+            lines.append(f"     unaccounted: {r['unaccounted_bytes'] / 2**20:.0f} MiB")
         for f in r["forced_holders"]:
             lines.append(f"     forced: {f.get('owner')} since {f.get('since')} pid {f.get('pid')}")
     return "\n".join(lines)
@@ -112,14 +162,24 @@ class _EndHold(Exception):
     """SIGTERM arrived during ``hold``."""
 
 
+class _BadArgument(ValueError):
+    """A command-line argument is wrong; nothing was started (``run`` exits 2, ``hold`` 1)."""
+
+
+def _check(name: str, value: float | None, *, positive: bool = False) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise _BadArgument(f"{name}: must be a finite number {bound}, got {value}")
+
+
 def _hold(args: argparse.Namespace) -> int:
-    if args.seconds < 0:
-        raise ValueError(f"--seconds: must be >= 0, got {args.seconds}")
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise _EndHold  # unwinds through the with block: the lease is released
-
-    signal.signal(signal.SIGTERM, stop)
+    # Every argument is checked before the lease is taken: nothing to undo on bad input.
+    _check("--seconds", args.seconds)
+    _check("--checkpoint-ms", args.checkpoint_ms, positive=True)
+    _check("--max-wait", args.max_wait)
+    _check("--timeout", args.timeout)
     held = lease(
         args.owner,
         priority=args.priority,
@@ -128,6 +188,11 @@ def _hold(args: argparse.Namespace) -> int:
         max_wait=args.max_wait,
         timeout=args.timeout,
     )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _EndHold  # unwinds through the with block: the lease is released
+
+    signal.signal(signal.SIGTERM, stop)
     with held:
         print(
             json.dumps(
@@ -152,3 +217,32 @@ def _hold(args: argparse.Namespace) -> int:
                     )
     print(json.dumps({"event": "released", "owner": held.owner}), flush=True)
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not command:
+        raise _BadArgument("run: no command given (put it after --)")
+    for name in ("--max-wait", "--timeout", "--drain-ms"):
+        _check(name, getattr(args, name[2:].replace("-", "_")))
+    try:
+        memory = None if args.memory is None else parse_size(args.memory, name="--memory")
+        check_owner(args.owner)
+        check_choice("--priority", args.priority, PRIORITIES)
+        check_device(args.device)
+        if args.max_wait is not None and args.priority != "high":
+            raise ValueError("--max-wait: only --priority high may go ahead without the lease")
+    except ValueError as exc:
+        raise _BadArgument(str(exc)) from exc
+    resolve(command)
+    return run(
+        command,
+        owner=args.owner,
+        priority=args.priority,
+        device=args.device,
+        path=args.path,
+        max_wait=args.max_wait,
+        timeout=args.timeout,
+        drain_seconds=args.drain_ms / 1000,
+        memory_bytes=memory,
+    )

@@ -1,29 +1,47 @@
-"""A small NVML helper: what the card says about memory and energy.
+"""A small NVML helper: what the card says about memory, utilisation and energy.
 
 nvidia-ml-py is optional: without it, without a driver, or without the GPU, the
-helper returns None. ``nvmlInit`` runs once per process and its outcome is cached.
+helper returns None and :func:`nvml_problem` says why. ``nvmlInit`` runs once
+per process and its outcome is cached.
+
+Recorded figures instead of a card: when ``GPU_COORD_NVML_FILE`` names a JSON
+file, every reading comes from it (read afresh on each call), so tests and
+demonstrations replay real figures without NVML. The file maps a device index
+to its reading::
+
+    {"0": {"name": "NVIDIA H100", "memory_total_bytes": 85899345920,
+           "memory_used_bytes": 4294967296, "utilization_percent": 0}}
+
+A device missing from the file reads as absent. This is the module's one
+boundary with the card: the lease itself is never replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+NVML_FILE_ENV = "GPU_COORD_NVML_FILE"
+
 _INIT_MUTEX = threading.Lock()
-_state: dict[str, Any] = {"tried": False, "nvml": None}
+_state: dict[str, Any] = {"tried": False, "nvml": None, "problem": None}
 
 
 @dataclass(frozen=True)
 class GpuSnapshot:
     """One reading of a GPU. ``energy_mj`` is the card's total energy counter in
-    millijoules since the driver loaded, or None where the card does not report it."""
+    millijoules since the driver loaded, or None where the card does not report it;
+    ``utilization_percent`` is the share of the last sample period a kernel ran."""
 
     name: str
     memory_total_bytes: int
     memory_used_bytes: int
     energy_mj: int | None
+    utilization_percent: int | None = None
 
 
 def _nvml() -> Any | None:
@@ -34,15 +52,30 @@ def _nvml() -> Any | None:
                 import pynvml
 
                 pynvml.nvmlInit()
-            except Exception:  # no package, no library, no driver: all mean "no GPU view"
-                _state["nvml"] = None
+            except ImportError:
+                _state["problem"] = "nvidia-ml-py is not installed"
+            except Exception as exc:  # no library, no driver: all mean "no GPU view"
+                _state["problem"] = f"NVML did not start ({type(exc).__name__}: {exc})"
             else:
                 _state["nvml"] = pynvml
         return _state["nvml"]
 
 
+def nvml_problem(device: int = 0) -> str | None:
+    """Why :func:`gpu_snapshot` has no reading of ``device`` (None when it has one)."""
+    recorded = os.environ.get(NVML_FILE_ENV)
+    if recorded:
+        return None if _recorded(recorded, device) else f"no figures for GPU {device} in {recorded}"
+    if _nvml() is None:
+        return str(_state["problem"])
+    return None if gpu_snapshot(device) is not None else f"NVML has no GPU {device}"
+
+
 def gpu_snapshot(device: int = 0) -> GpuSnapshot | None:
-    """Read name, memory and energy of ``device``; None when NVML or the GPU is unavailable."""
+    """Read name, memory, utilisation and energy of ``device``; None without NVML or the GPU."""
+    recorded = os.environ.get(NVML_FILE_ENV)
+    if recorded:
+        return _recorded(recorded, device)
     nvml = _nvml()
     if nvml is None:
         return None
@@ -55,6 +88,9 @@ def gpu_snapshot(device: int = 0) -> GpuSnapshot | None:
     energy: int | None = None
     with contextlib.suppress(Exception):  # NVMLError_NotSupported on older cards
         energy = int(nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
+    utilization: int | None = None
+    with contextlib.suppress(Exception):
+        utilization = int(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
     if isinstance(name, bytes):
         name = name.decode(errors="replace")
     return GpuSnapshot(
@@ -62,4 +98,25 @@ def gpu_snapshot(device: int = 0) -> GpuSnapshot | None:
         memory_total_bytes=int(memory.total),
         memory_used_bytes=int(memory.used),
         energy_mj=energy,
+        utilization_percent=utilization,
     )
+
+
+def _recorded(path: str, device: int) -> GpuSnapshot | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            figures = json.load(handle)
+        entry = figures[str(device)]
+        return GpuSnapshot(
+            name=str(entry.get("name", f"recorded GPU {device}")),
+            memory_total_bytes=int(entry["memory_total_bytes"]),
+            memory_used_bytes=int(entry["memory_used_bytes"]),
+            energy_mj=None if entry.get("energy_mj") is None else int(entry["energy_mj"]),
+            utilization_percent=(
+                None
+                if entry.get("utilization_percent") is None
+                else int(entry["utilization_percent"])
+            ),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -6,7 +6,11 @@ every process on a Linux host reaches, whatever its working directory or user, s
 two processes that set nothing still meet. Device 0 uses the record path itself
 and the lock names of the design (``gpu.lock``, ``priority.lock``, ``state.lock``,
 ``waiters/``); device ``d > 0`` uses ``status.gpu<d>.json``, ``gpu<d>.lock``, and so on,
-in the same folder.
+in the same folder. Beside them: ``residents/`` (processes keeping memory on the
+device) and ``events.jsonl`` (the lease's history, rotated to ``events.jsonl.1``).
+
+``GPU_COORD_HISTORY=off`` (or ``0``, ``no``, ``false``) stops writing the history
+(the lease works the same; ``history`` and ``usage`` then see nothing new).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENV_VAR = "GPU_COORD_PATH"
+HISTORY_ENV = "GPU_COORD_HISTORY"
+_OFF = ("off", "0", "no", "false")
 DEFAULT_PATH = Path("/tmp/gpu-coord/status.json")
 
 _DEVICE_LOCK = re.compile(r"^gpu(\d*)\.lock$")
@@ -34,6 +40,10 @@ class LeaseFiles:
     priority_lock: Path
     state_lock: Path
     waiters: Path
+    residents: Path
+    events: Path
+    #: False when ``GPU_COORD_HISTORY`` turns the event log off.
+    history: bool
 
 
 def record_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -66,11 +76,12 @@ def lease_files(
         raise ValueError("path: must not be empty")
     if chosen and not chosen.startswith("/"):
         chosen = str(Path.cwd() / chosen)
-    return _lease_files(chosen, index)
+    history = os.environ.get(HISTORY_ENV, "").strip().lower() not in _OFF
+    return _lease_files(chosen, index, history)
 
 
 @functools.lru_cache(maxsize=64)
-def _lease_files(chosen: str, index: int) -> LeaseFiles:
+def _lease_files(chosen: str, index: int, history: bool) -> LeaseFiles:
     # Building the paths cost more than a whole uncontended grant; they are cached.
     record = record_path(chosen or None)
     folder = record.parent
@@ -85,11 +96,14 @@ def _lease_files(chosen: str, index: int) -> LeaseFiles:
         priority_lock=folder / f"priority{tag}.lock",
         state_lock=folder / f"state{tag}.lock",
         waiters=folder / f"waiters{tag}",
+        residents=folder / f"residents{tag}",
+        events=folder / f"events{tag}.jsonl",
+        history=history,
     )
 
 
-def device_indices(path: str | os.PathLike[str] | None = None) -> list[int]:
-    """Device indices with a lease in the folder of ``path`` (never raises)."""
+def devices(path: str | os.PathLike[str] | None = None) -> list[int]:
+    """Device indices that have a lease in the folder of ``path``; never raises."""
     record = record_path(path)
     found: set[int] = set()
     try:

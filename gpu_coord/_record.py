@@ -2,28 +2,32 @@
 
 Writers hold the state lock exclusively and overwrite the file in place with one
 ``pwrite`` from offset 0, padded with spaces (valid trailing JSON whitespace) to
-at least the file's current size, so no stale tail survives and nothing is ever
-truncated. Readers hold the state lock shared while they read, so they never
-see half a record. (``os.replace`` of a temp file was measured at 1.3-1.6 ms per
-write on this host's ext4 volume, against 15 us for the in-place write.)
+at least the file's current size, so no stale tail survives. A file far larger
+than a record (garbage written into the world-writable folder) is truncated to
+the record instead, once, so later writes cost what a record costs. Readers
+hold the state lock shared while they read, so they never see half a record.
+(``os.replace`` of a temp file was measured at 1.3-1.6 ms per write on this
+host's ext4 volume, against 15 us for the in-place write.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import socket
 import time
-from datetime import UTC, datetime
+import uuid
 from pathlib import Path
 from typing import Any
 
 from ._errors import LeasePathError
-from ._locks import close, make_folder, share
+from ._locks import make_folder, share
 
 SCHEMA = 1
 HOST = socket.gethostname()
-_HOST_JSON = json.dumps(HOST)
+HOST_JSON = json.dumps(HOST)
 
 #: Fields every record has, with the values of a free GPU.
 FREE: dict[str, Any] = {
@@ -49,11 +53,6 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "generation": (int,),
     "last_release": (dict, type(None)),
 }
-
-
-def utc_now() -> str:
-    """Now as ISO 8601 UTC with milliseconds, e.g. ``2025-01-31T12:00:00.123+00:00``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def open_record(path: Path) -> int:
@@ -84,12 +83,33 @@ def open_record(path: Path) -> int:
     raise LeasePathError(path, "repair the lease record")
 
 
+#: How many moved-aside ``<record>.corrupt-*`` entries are kept (the newest).
+KEEP_CORRUPT = 3
+
+
 def _move_aside(path: Path) -> None:
-    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
     try:
         path.rename(aside)
     except OSError as exc:
         raise LeasePathError(path, "move aside the folder in place of the record", exc) from exc
+    _prune_corrupt(path)
+
+
+def _prune_corrupt(path: Path) -> None:
+    # Anyone can put a folder in the way again and again: keep a few for a post-mortem.
+    found = []
+    for item in path.parent.glob(f"{path.name}.corrupt-*"):
+        with contextlib.suppress(OSError):
+            found.append((item.lstat().st_mtime, str(item), item))
+    found.sort()
+    for _, _, item in found[:-KEEP_CORRUPT]:
+        with contextlib.suppress(OSError):
+            if item.is_dir() and not item.is_symlink():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
 
 
 # A record is a few hundred bytes. ``read(1 << 20)`` allocated (and page-faulted)
@@ -141,12 +161,6 @@ def parse_raw(data: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return parsed, None
 
 
-def read_raw(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """The record as stored, or ``(None, why it is unusable)``; never raises."""
-    data, problem = read_bytes(path)
-    return (None, problem) if data is None else parse_raw(data)
-
-
 def normalise(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """Keep the well-typed known fields of ``raw``; name the first wrong one."""
     record = dict(FREE)
@@ -168,24 +182,21 @@ def normalise(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     return record, problem
 
 
-def close_record(fd: int | None) -> None:
-    """Close a record descriptor (None is ignored)."""
-    close(fd)
-
-
 # The hot path (grant and release) formats the record by hand: json.dumps of the
 # whole dict cost 4x more, and every microsecond here is paid on each acquire.
 # Strings are still encoded by the json module, so the output is always valid JSON.
 _dump_str = json.encoder.encode_basestring
 
 
-def busy_record(device: int, owner: str, priority: str, generation: int, last: bytes) -> bytes:
+def busy_record(
+    device: int, owner: str, priority: str, generation: int, last: bytes, since: str
+) -> bytes:
     """The record of a granted lease (``last``: the stored last release, as JSON)."""
     return (
         (
             f'{{"schema": {SCHEMA}, "gpu": {device}, "busy": true, "owner": {_dump_str(owner)}, '
-            f'"since": "{utc_now()}", "priority": "{priority}", "pid": {os.getpid()}, '
-            f'"host": {_HOST_JSON}, "generation": {generation}, "last_release": '
+            f'"since": "{since}", "priority": "{priority}", "pid": {os.getpid()}, '
+            f'"host": {HOST_JSON}, "generation": {generation}, "last_release": '
         ).encode()
         + last
         + b"}\n"
@@ -205,26 +216,40 @@ def free_record(device: int, generation: int, last: bytes) -> bytes:
     )
 
 
-def release_entry(owner: str, held_seconds: float, generation: int | None) -> bytes:
-    """The ``last_release`` object, as JSON."""
+def release_entry(
+    owner: str, held_seconds: float, generation: int | None, freed_bytes: int | None, at: str
+) -> bytes:
+    """The ``last_release`` object, as JSON (``freed_bytes``: what the CUDA flush gave back)."""
     gen = "null" if generation is None else str(generation)
+    freed = "null" if freed_bytes is None else str(freed_bytes)
     return (
-        f'{{"owner": {_dump_str(owner)}, "at": "{utc_now()}", '
-        f'"held_seconds": {held_seconds:.6f}, "generation": {gen}}}'
+        f'{{"owner": {_dump_str(owner)}, "at": "{at}", '
+        f'"held_seconds": {held_seconds:.6f}, "generation": {gen}, "freed_bytes": {freed}}}'
     ).encode()
+
+
+#: Old content longer than the new by more than this is truncated, not padded.
+TRUNCATE_SLACK = 4096
 
 
 def overwrite(fd: int, data: bytes, offset: int = 0, size: int | None = None) -> int:
     """Write ``data`` at ``offset``, padded with spaces over any longer old content.
 
-    ``size`` is the file's current size when the caller knows it; returns the new size.
+    ``size`` is the file's current size when the caller knows it; returns the new
+    size. Old content more than :data:`TRUNCATE_SLACK` bytes longer is cut off
+    instead (padding it would rewrite it on every write).
     """
     if size is None:
         size = os.fstat(fd).st_size
-    if size > offset + len(data):
-        data += b" " * (size - offset - len(data))
+    end = offset + len(data)
+    if size > end + TRUNCATE_SLACK:
+        os.pwrite(fd, data, offset)
+        os.ftruncate(fd, end)
+        return end
+    if size > end:
+        data += b" " * (size - end)
     os.pwrite(fd, data, offset)
-    return max(size, offset + len(data))
+    return max(size, end)
 
 
 def write_record(fd: int, data: bytes, size: int | None = None) -> int:

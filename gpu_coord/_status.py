@@ -1,7 +1,8 @@
-"""Reading the lease: ``read_status`` and ``devices``, which never fail on a bad record."""
+"""Reading the lease: ``read_status``, which never fails on a bad record."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 from . import _waiters
 from ._locks import SH, close, open_lock_readonly, track, try_lock, unlock
 from ._nvml import gpu_snapshot
-from ._paths import LeaseFiles, device_indices, lease_files
-from ._record import FREE, normalise, parse_raw, read_bytes, utc_now
+from ._paths import LeaseFiles, lease_files
+from ._record import FREE, normalise, parse_raw, read_bytes
+from ._resident import read_residents
+from ._time import utc_now
 
 _READ_LOCK_PATIENCE = 0.05
 
@@ -28,9 +31,13 @@ def read_status(
     Fields: everything in the stored record (``schema``, ``gpu``, ``busy``,
     ``owner``, ``since``, ``priority``, ``pid``, ``host``, ``generation``,
     ``last_release``) plus ``path``, ``reason``, ``stale``, ``stale_holder``,
-    ``waiters`` (live ones, oldest first), ``forced``, ``forced_holders``,
-    ``gpu_name``, ``memory_total_bytes``, ``memory_used_bytes`` (None without
-    NVML or a GPU) and ``checked_at``.
+    ``waiters`` (live ones, oldest first; ``state`` is ``"frozen"`` for a
+    preempted hold waiting to take the lease back), ``forced``,
+    ``forced_holders``, ``residents`` (owner, pid, host, resident_bytes,
+    headroom_bytes, updated), ``gpu_name``, ``memory_total_bytes``,
+    ``memory_used_bytes``, ``memory_free_bytes``, ``unaccounted_bytes`` (memory
+    in use that no resident claims; all four None without NVML or a GPU) and
+    ``checked_at``.
     """
     files = lease_files(path, device)
     try:
@@ -46,9 +53,12 @@ def read_status(
             waiters=[],
             forced=False,
             forced_holders=[],
+            residents=[],
             gpu_name=None,
             memory_total_bytes=None,
             memory_used_bytes=None,
+            memory_free_bytes=None,
+            unaccounted_bytes=None,
             checked_at=utc_now(),
         )
         return status
@@ -86,17 +96,22 @@ def _read_status(files: LeaseFiles) -> dict[str, Any]:
     status["waiters"] = [e for e in entries if e.get("state") != "forced"]
     status["forced_holders"] = [e for e in entries if e.get("state") == "forced"]
     status["forced"] = bool(status["forced_holders"])
+    residents = read_residents(files)
+    status["residents"] = [dataclasses.asdict(r) for r in residents]
     snapshot = gpu_snapshot(files.device)
     status["gpu_name"] = snapshot.name if snapshot else None
     status["memory_total_bytes"] = snapshot.memory_total_bytes if snapshot else None
     status["memory_used_bytes"] = snapshot.memory_used_bytes if snapshot else None
+    status["memory_free_bytes"] = (
+        snapshot.memory_total_bytes - snapshot.memory_used_bytes if snapshot else None
+    )
+    status["unaccounted_bytes"] = (
+        max(0, snapshot.memory_used_bytes - sum(r.resident_bytes or 0 for r in residents))
+        if snapshot
+        else None
+    )
     status["checked_at"] = utc_now()
     return status
-
-
-def devices(path: str | os.PathLike[str] | None = None) -> list[int]:
-    """Device indices that have a lease in the folder of ``path``; never raises."""
-    return device_indices(path)
 
 
 def _read_consistent(files: LeaseFiles) -> tuple[dict[str, Any] | None, str | None]:

@@ -33,11 +33,10 @@ from typing import Protocol
 
 import filelock
 
-from gpu_coord import LeaseTimeout, record_path
+from gpu_coord import LeaseTimeout, record_path, utc_now
 
 # The baselines check their arguments exactly as the lease does, so a comparison
 # never differs in what it accepts (perf is gpu_coord's own bench: it may reach in).
-from gpu_coord._record import utc_now
 from gpu_coord._validate import PRIORITIES, check_choice, check_owner, check_seconds
 
 ORIGINAL_POLL_INTERVAL = 0.1

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gpu_coord import LeaseTimeout, lease
-from perf import baselines
+from perf import _lease_targets, baselines
 from perf.perfdoc import DEFAULT_OUTPUT, append_section, machine_line
 
 SCHEMES = ("gpu_coord", "original", "filelock")
@@ -64,6 +64,9 @@ class Plan:
     period_ms: float
     steps_per_image: int
     handoff_cap: float = 5.0
+    history_cycles: int = 5000
+    frozen_waits: int = 100
+    kills: int = 20
 
 
 def plan(quick: bool, period_ms: float) -> Plan:
@@ -77,6 +80,9 @@ def plan(quick: bool, period_ms: float) -> Plan:
             period_ms,
             20,
             1.0,
+            history_cycles=400,
+            frozen_waits=5,
+            kills=2,
         )
     return Plan(
         {"gpu_coord": 5000, "original": 10, "filelock": 2000},
@@ -324,6 +330,38 @@ def run(
     return rows
 
 
+def targets(p: Plan, folder: Path, progress: Callable[[str], None]) -> str:
+    """The history and preemption targets (gpu_coord only), as a Markdown table."""
+    progress("gpu_coord: event log on / off ...")
+    on, off = _lease_targets.history_cost(folder, p.history_cycles)
+    cost = (percentile(on, 50) - percentile(off, 50)) * 1e6
+    progress("gpu_coord: high caller behind a frozen run child ...")
+    waits = _lease_targets.frozen_child_waits(folder, p.frozen_waits)
+    progress(f"gpu_coord: {p.kills} SIGKILLs of run ...")
+    left = _lease_targets.kills_left(folder, p.kills)
+    rows = [
+        (
+            "acquire+release, low, event log on (us, p50 / p99)",
+            "reference",
+            f"{_us(on)} (n={len(on)})",
+        ),
+        (
+            "acquire+release, low, event log off (us, p50 / p99)",
+            "reference",
+            f"{_us(off)} (n={len(off)})",
+        ),
+        ("event log's cost (us, p50 on - p50 off)", "<= 10", f"{cost:.1f}"),
+        (
+            "high caller's wait, lease held by a frozen spinning `run` child (ms, p50 / p99)",
+            "p99 <= 50",
+            f"{_ms(waits)} (n={len(waits)})",
+        ),
+        (f"processes left after {p.kills} SIGKILLs of `run` (child frozen)", "0", str(left)),
+    ]
+    body = [f"| {m} | {t} | {v} |" for m, t, v in rows]
+    return "\n".join(["| measure | target | gpu_coord |", "|---|---|---|", *body])
+
+
 def table(rows: list[tuple[str, str, dict[str, str]]], schemes: tuple[str, ...]) -> str:
     head = "| measure | target | " + " | ".join(LABELS[s] for s in schemes) + " |"
     rule = "|---|---|" + "---|" * len(schemes)
@@ -373,12 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
     folder = Path(tempfile.mkdtemp(prefix="gpu-coord-bench-", dir=base))
     try:
-        rows = run(
-            plan(args.quick, args.period_ms),
-            folder,
-            schemes,
-            lambda line: print(line, file=sys.stderr, flush=True),
-        )
+        progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+        chosen = plan(args.quick, args.period_ms)
+        rows = run(chosen, folder, schemes, progress)
+        extra = targets(chosen, folder, progress) if "gpu_coord" in schemes else ""
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     command = "python -m perf.lease " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -390,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- each cell: p50 / p99 (n = samples); the handoff holder works in images of "
         f"20 steps of {args.period_ms:g} ms\n\n"
         f"{table(rows, schemes)}\n"
+        + (f"\nHistory and preemption (gpu_coord, default settings):\n\n{extra}\n" if extra else "")
     )
     print(section)
     append_section(section, args.output)

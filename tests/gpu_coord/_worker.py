@@ -127,9 +127,24 @@ def steps(args: dict[str, Any]) -> None:
     )
 
 
+def resident(args: dict[str, Any]) -> None:
+    """Register as a resident, say so, and stay until killed (or ``hold`` seconds)."""
+    from gpu_coord import resident as register
+
+    with register(
+        args.get("owner", "worker"),
+        path=args["path"],
+        device=args.get("device"),
+        resident_bytes=args.get("resident_bytes"),
+        headroom_bytes=args.get("headroom_bytes", 0),
+    ):
+        say(event="resident", pid=os.getpid())
+        time.sleep(args.get("hold", 3600))
+
+
 def main() -> None:
     command, args = sys.argv[1], json.loads(sys.argv[2])
-    {"stress": stress, "grant_log": grant_log, "steps": steps}[command](args)
+    {"stress": stress, "grant_log": grant_log, "steps": steps, "resident": resident}[command](args)
 
 
 if __name__ == "__main__":

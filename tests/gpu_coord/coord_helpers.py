@@ -46,9 +46,12 @@ class Children:
         self.started.append(proc)
         return watch(proc)
 
-    def worker(self, command: str, **args: Any) -> subprocess.Popen[str]:
+    def worker(
+        self, command: str, *, env: dict[str, str] | None = None, **args: Any
+    ) -> subprocess.Popen[str]:
         args.setdefault("path", str(self.lease_path))
-        return self.popen([sys.executable, str(WORKER), command, json.dumps(args)])
+        argv = [sys.executable, str(WORKER), command, json.dumps(args)]
+        return self.popen(argv) if env is None else self.popen(argv, env=env)
 
     def cli(self, *argv: str) -> subprocess.Popen[str]:
         return self.popen([sys.executable, "-m", "gpu_coord", *argv])

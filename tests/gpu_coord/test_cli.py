@@ -86,3 +86,31 @@ def test_status_lists_every_device(children: Children) -> None:
         records = finish(children.cli("status", "--json"))
     assert [(r["gpu"], r["owner"]) for r in records] == [(0, "zero"), (1, "one")]
     json.dumps(records)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seconds", "nan"], "--seconds"),
+        (["--seconds", "inf"], "--seconds"),
+        (["--seconds", "1", "--checkpoint-ms", "-5"], "--checkpoint-ms"),
+        (["--seconds", "1", "--checkpoint-ms", "0"], "--checkpoint-ms"),
+        (["--seconds", "1", "--timeout", "nan"], "--timeout"),
+        (["--seconds", "1", "--priority", "high", "--max-wait", "inf"], "--max-wait"),
+        (["--seconds", "1", "--device", "-1"], "device"),
+    ],
+)
+def test_hold_checks_every_argument_before_the_lease(
+    children: Children, argv: list[str], message: str
+) -> None:
+    # Issue 10, item 9: nan was accepted, inf granted then crashed, -5 ms refused after the grant.
+    proc = children.cli("hold", "--owner", "x", *argv)
+    proc.wait(timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert message in err
+    assert "Traceback" not in err
+    assert proc.stdout is not None
+    assert finish(children.cli("status", "--json"))[0]["generation"] == 0  # never granted

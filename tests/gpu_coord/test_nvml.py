@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
 from gpu_coord import GpuSnapshot, gpu_snapshot
 
 
@@ -18,3 +23,24 @@ def test_gpu_snapshot_is_none_or_a_sane_reading() -> None:
 
 def test_gpu_snapshot_for_a_missing_device_is_none() -> None:
     assert gpu_snapshot(10_000) is None
+
+
+def test_recorded_figures_replace_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    figures = tmp_path / "nvml.json"
+    figures.write_text(
+        json.dumps(
+            {
+                "1": {
+                    "name": "recorded",
+                    "memory_total_bytes": 100,
+                    "memory_used_bytes": 40,
+                    "utilization_percent": 87,
+                }
+            }
+        )
+    )
+    monkeypatch.setenv("GPU_COORD_NVML_FILE", str(figures))
+    assert gpu_snapshot(1) == GpuSnapshot("recorded", 100, 40, None, 87)
+    assert gpu_snapshot(0) is None  # not in the file: absent
+    figures.write_text("not json")  # read afresh each call; a bad file reads as absent
+    assert gpu_snapshot(1) is None

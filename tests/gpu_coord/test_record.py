@@ -135,3 +135,27 @@ def test_devices_lists_each_device_with_a_lease(lease_path: Path) -> None:
         assert read_status(lease_path, device=1)["busy"] is False
     shutil.rmtree(lease_path.parent)
     assert devices(lease_path) == []
+
+
+def test_a_huge_garbage_record_is_cut_to_size_once(lease_path: Path) -> None:
+    # Issue 10, item 8: a 10 MB garbage record was rewritten whole on every grant.
+    lease_path.parent.mkdir(parents=True)
+    lease_path.write_bytes(os.urandom(10 * 2**20))
+    with lease("repairer", path=lease_path):
+        assert lease_path.stat().st_size < 4096
+        assert read_status(lease_path)["owner"] == "repairer"
+    assert lease_path.stat().st_size < 4096
+    assert json.loads(lease_path.read_text())["busy"] is False
+
+
+def test_moved_aside_folders_are_bounded(lease_path: Path) -> None:
+    from gpu_coord._record import KEEP_CORRUPT
+
+    for _ in range(KEEP_CORRUPT + 4):
+        lease_path.unlink(missing_ok=True)  # the repaired record: put a folder in its way again
+        (lease_path / "inside").mkdir(parents=True)
+        with lease("repairer", path=lease_path):
+            pass
+    aside = sorted(lease_path.parent.glob("status.json.corrupt-*"))
+    assert len(aside) == KEEP_CORRUPT
+    assert all((a / "inside").is_dir() for a in aside)

@@ -23,7 +23,7 @@ def test_waiters_listed_and_killed_ones_removed(children: Children, tmp_path: Pa
         lambda: len(w := read_status(children.lease_path)["waiters"]) == 2 and w, "two waiters"
     )
     assert [(w["owner"], w["priority"]) for w in waiters] == [("first", "low"), ("second", "high")]
-    assert all(w["since"].endswith("+00:00") for w in waiters)
+    assert all(w["since"].endswith("Z") for w in waiters)
     assert {w["pid"] for w in waiters} == {first.pid, second.pid}
 
     first.send_signal(signal.SIGKILL)

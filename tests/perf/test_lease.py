@@ -48,6 +48,15 @@ def test_bench_quick_appends_a_table(tmp_path: Path) -> None:
         "crash reclaim",
     ):
         assert measure in text
+    for target in (
+        "event log on",
+        "event log off",
+        "event log's cost",
+        "high caller's wait, lease held by a frozen spinning `run` child",
+        "processes left after 2 SIGKILLs of `run`",
+    ):
+        assert target in text
+    assert text.rstrip().endswith("| 0 | 0 |")  # no process left behind
     assert "| gpu_coord |" in text.splitlines()[-8] or "gpu_coord" in text
     assert "-" not in [
         cell.strip() for line in text.splitlines()[-6:] for cell in line.split("|")[3:-1]
