@@ -25,7 +25,8 @@ from tests.stack.stack_engine import ROOT, progress, run
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 PROJECT = "gpushare-e2e"
-SERVICES = ("backend", "benchmark")
+SERVICES = ("backend", "benchmark")  # the two that share the GPU through the lease
+ALL_SERVICES = (*SERVICES, "jobs")
 
 
 def without_gpu_reservation(compose: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def without_gpu_reservation(compose: dict[str, Any]) -> dict[str, Any]:
     of the file is changed for the GPU-less host.
     """
     out = copy.deepcopy(compose)
-    for name in SERVICES:
+    for name in ALL_SERVICES:
         deploy = out["services"][name].pop("deploy")
         devices = deploy["resources"]["reservations"]["devices"]
         assert deploy == {"resources": {"reservations": {"devices": devices}}}, deploy

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -124,6 +125,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     research = _research_copy(work / "research")
     uid, gid = (APP_UID, APP_UID) if os.geteuid() == 0 else (os.getuid(), os.getgid())
     os.chown(research / "benchmark_results", uid, gid)
+    (research / "benchmark_results" / "jobs").mkdir()
+    os.chown(research / "benchmark_results" / "jobs", uid, gid)
     settings = {
         "BASE_IMAGE": base,
         "BUILD_CERTS_DIR": certs_dir,
@@ -137,6 +140,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "BENCHMARK_CONFIG": TINY_CONFIG,
         "BACKEND_HOST_PORT": str(free_port()),
         "HF_HUB_OFFLINE": "1",
+        "JOBS_HOST_PORT": str(free_port()),
+        "DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
     }
     st = Stack(compose, work, settings)
     progress(f"compose: {' '.join(compose)}; work folder {work}; log {st.log}")
@@ -151,11 +156,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         started = time.monotonic()
         st.compose("up", "-d", timeout=900)
         st.wait_healthy("backend", timeout=600)
+        st.wait_healthy("jobs", timeout=300)
         ready = st.wait_ready(timeout=300)
         progress(f"stack up and ready in {time.monotonic() - started:.0f} s: {ready}")
         yield st
     finally:
-        for service in ("backend", "benchmark"):
+        for service in ("backend", "benchmark", "jobs"):
             (work / f"{service}.log").write_text(st.logs(service, 400))
         progress(f"compose down -v (service logs kept in {work})")
         st.down()
@@ -297,3 +303,43 @@ def test_killing_the_runner_mid_image_frees_the_lease_at_once(stack: Stack) -> N
         ["docker", "inspect", "-f", "{{.State.ExitCode}}", stack.container("benchmark")], timeout=60
     ).stdout.strip()
     assert state == "137", f"runner exit code {state}, expected 137 (SIGKILL)"
+
+
+def test_one_job_through_the_stack(stack: Stack) -> None:
+    """A job submitted to the jobs service runs in a sibling container with the right mounts.
+
+    The job reads the workspace at /resources, its own file in /work, and writes its result
+    to /output: the result shows in the API and on the host, so the host paths the service
+    gave the engine were the right ones.
+    """
+    research = Path(stack.settings["RESEARCH_DIR"])
+    (research / "jobs-e2e.txt").write_text("from the workspace\n")
+    os.chmod(research / "jobs-e2e.txt", 0o644)
+    jobs_url = f"http://127.0.0.1:{stack.settings['JOBS_HOST_PORT']}"
+    script = (
+        "cat /resources/jobs-e2e.txt\ncat input.txt\n"
+        'python3 -c \'import json; json.dump({"ok": 1}, open("/output/result.json", "w"))\'\n'
+    )
+    answer = httpx.post(
+        f"{jobs_url}/v1/jobs",
+        json={
+            "image": BASE_IMAGE,
+            "files": [{"path": "input.txt", "content": "from the request"}],
+            "script": script,
+            "resources": {"ram": "128MB"},
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    job_id = answer.json()["id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{jobs_url}/v1/jobs/{job_id}", timeout=30).json()
+        if job["status"] not in {"queued", "running", "paused"}:
+            break
+        time.sleep(0.5)
+    assert job["status"] == "succeeded", (job, stack.logs("jobs", 60))
+    assert job["result"] == {"ok": 1}
+    assert job["log_tail"] == ["from the workspace", "from the request"]
+    on_host = research / "benchmark_results" / "jobs" / "jobs" / job_id / "output" / "result.json"
+    assert json.loads(on_host.read_text()) == {"ok": 1}

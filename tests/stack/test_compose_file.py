@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.stack.stack_compose import COMPOSE_FILE, SERVICES, without_gpu_reservation
+from tests.stack.stack_compose import (
+    ALL_SERVICES,
+    COMPOSE_FILE,
+    SERVICES,
+    without_gpu_reservation,
+)
 from tests.stack.stack_engine import ROOT, compose_command
 
 pytestmark = pytest.mark.timeout(120)
@@ -28,10 +33,10 @@ def compose() -> dict[str, Any]:
     return document
 
 
-def test_no_version_key_and_the_two_services(compose: dict[str, Any]) -> None:
+def test_no_version_key_and_the_services(compose: dict[str, Any]) -> None:
     # Compose v2 warns on `version:`; v1.29 reads the compose-spec format without it.
     assert "version" not in compose
-    assert set(compose["services"]) == set(SERVICES)
+    assert set(compose["services"]) == set(ALL_SERVICES)
     assert set(compose["volumes"]) == {"gpu-coord", "hf_cache"}
 
 
@@ -54,6 +59,19 @@ def test_runner_mounts_research_read_only_and_results_writable(compose: dict[str
     assert (
         "${RESEARCH_DIR:-./research}/benchmark_results:/app/research/benchmark_results" in volumes
     )
+
+
+def test_jobs_service_socket_lease_and_folders(compose: dict[str, Any]) -> None:
+    jobs = compose["services"]["jobs"]
+    assert jobs["ports"] == ["${JOBS_HOST_PORT:-8001}:8001"]
+    assert "gpu-coord:/gpu_coord" in jobs["volumes"]
+    assert "${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock" in jobs["volumes"]
+    assert "${RESEARCH_DIR:-./research}:/app/research:ro" in jobs["volumes"]
+    results = "${RESEARCH_DIR:-./research}/benchmark_results/jobs"
+    assert f"{results}:/app/research/benchmark_results/jobs" in jobs["volumes"]
+    assert jobs["environment"]["JOBS_DATA_DIR"] == "/app/research/benchmark_results/jobs"
+    assert jobs["environment"]["GPU_COORD_PATH"] == "/gpu_coord/status.json"
+    assert "/healthz" in " ".join(jobs["healthcheck"]["test"])
 
 
 def test_runner_waits_for_a_healthy_backend(compose: dict[str, Any]) -> None:

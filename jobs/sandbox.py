@@ -1,0 +1,47 @@
+"""The sandbox every job container gets: its limits and the engine options that enforce them.
+
+Read-only root with a tmpfs ``/tmp``; no capabilities; no new privileges; no network unless
+asked (then the engine's default bridge); CPUs by CFS quota, memory without swap (past it the
+kernel's OOM killer ends the job), a pids limit; a GPU only through a device request for the
+one device the job was given. The user is chosen by the caller (never root).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from docker.types import DeviceRequest
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the container may use. ``cpus=0`` sets no CPU cap (a low CPU weight instead)."""
+
+    cpus: int = 1
+    memory_bytes: int = 512 * 1024**2
+    pids: int = 512
+    tmp_bytes: int = 256 * 1024**2
+
+
+def sandbox_options(limits: Limits, *, network: bool, device: int | None) -> dict[str, Any]:
+    """Keyword arguments for ``containers.create`` that make the sandbox."""
+    options: dict[str, Any] = {
+        "network_mode": "bridge" if network else "none",
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.tmp_bytes}"},
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+        "mem_limit": limits.memory_bytes,
+        "memswap_limit": limits.memory_bytes,  # no swap: past the limit is an OOM kill
+        "pids_limit": limits.pids,
+    }
+    if limits.cpus > 0:
+        options["nano_cpus"] = int(limits.cpus * 1e9)
+    else:
+        options["cpu_shares"] = 2  # best effort: runs on what others leave
+    if device is not None:
+        options["device_requests"] = [
+            DeviceRequest(device_ids=[str(device)], capabilities=[["gpu"]])
+        ]
+    return options
