@@ -14,7 +14,10 @@ from backend.errors import (
     InvalidRequest,
     NotFound,
     NotReady,
+    PayloadTooLarge,
     QueueFull,
+    RequestTimeout,
+    ShuttingDown,
     Unauthorized,
 )
 from backend.settings import Settings
@@ -26,8 +29,11 @@ __all__ = [
     "InvalidRequest",
     "NotFound",
     "NotReady",
+    "PayloadTooLarge",
     "QueueFull",
+    "RequestTimeout",
     "Settings",
+    "ShuttingDown",
     "Unauthorized",
     "create_app",
 ]

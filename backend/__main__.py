@@ -1,7 +1,8 @@
 """``python -m backend``: serve on ``BACKEND_HOST``:``BACKEND_PORT`` with uvicorn.
 
-Exits non-zero, with a message naming the model and the reason, when the model cannot be loaded
-or the settings are invalid.
+SIGTERM fails the queued generations with 503 and lets the running one finish within
+``BACKEND_SHUTDOWN_GRACE`` seconds. Exits non-zero, with a message naming the model and the
+reason, when the model cannot be loaded or the settings are invalid.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import logging
 import sys
 
-import uvicorn
 from pydantic import ValidationError
 
 from backend.app import create_app
+from backend.server import BackendServer, make_server
 from backend.settings import Settings
 
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     failure: list[str] = []
-    server: uvicorn.Server | None = None
+    server: BackendServer | None = None
 
     def on_load_failure(message: str) -> None:
         failure.append(message)
@@ -36,10 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             server.should_exit = True  # uvicorn polls this; the serve loop then shuts down
 
     app = create_app(settings, on_load_failure=on_load_failure)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level
-    )
-    server = uvicorn.Server(config)
+    server = make_server(app)
     if failure:  # the load can in principle fail before the server object exists
         server.should_exit = True
     server.run()

@@ -11,8 +11,10 @@ from fastapi import FastAPI
 
 from backend.deps import Services
 from backend.errors import install_error_handlers
-from backend.images import ImageStore
+from backend.guard import RequestGuard
+from backend.image_store import ImageStore
 from backend.metrics import Metrics, MetricsMiddleware
+from backend.openapi import install_openapi
 from backend.routes import health, images, models
 from backend.runtime import ModelRuntime
 from backend.settings import Settings
@@ -33,7 +35,7 @@ def create_app(
     Each app owns its metrics registry, queue and image store, so several can share a process.
     """
     settings = settings or Settings()
-    metrics = Metrics()
+    metrics = Metrics(lease_path=settings.gpu_coord_path)
     runtime = ModelRuntime(settings, on_failure=on_load_failure)
     services = Services(
         settings=settings,
@@ -68,8 +70,11 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
+    # The last added runs first: metrics count the guard's refusals too.
+    app.add_middleware(RequestGuard, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(images.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    install_openapi(app, settings)
     return app

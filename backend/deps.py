@@ -1,15 +1,18 @@
-"""FastAPI dependencies and their ``Annotated`` aliases; routes stay thin by declaring these."""
+"""FastAPI dependencies and their ``Annotated`` aliases; routes stay thin by declaring these.
+
+The API key is not a dependency: :class:`backend.guard.RequestGuard` checks it before the body
+is read.
+"""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from backend.errors import NotReady, Unauthorized
-from backend.images import ImageStore
+from backend.errors import NotReady
+from backend.image_store import ImageStore
 from backend.metrics import Metrics
 from backend.runtime import ModelRuntime, ModelState
 from backend.settings import Settings
@@ -41,25 +44,6 @@ def get_settings(services: ServicesDep) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-def require_api_key(request: Request, settings: SettingsDep) -> None:
-    """With ``BACKEND_API_KEY`` set, demand ``Authorization: Bearer <key>``; else let all in."""
-    if settings.api_key is None:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    expected = settings.api_key.get_secret_value()
-    if scheme.lower() != "bearer" or not secrets.compare_digest(
-        token.strip().encode(), expected.encode()
-    ):
-        raise Unauthorized(
-            "missing or wrong API key: send 'Authorization: Bearer <key>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
-ApiKeyDep = Annotated[None, Depends(require_api_key)]
 
 
 def require_ready(services: Services) -> ModelRuntime:

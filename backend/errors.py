@@ -27,7 +27,7 @@ class APIError(Exception):
 
     status_code = 500
     error_type = "server_error"
-    code: str | None = None
+    code: str = "internal_error"
 
     def __init__(
         self,
@@ -50,6 +50,7 @@ class InvalidRequest(APIError):
 
     status_code = 400
     error_type = "invalid_request_error"
+    code = "invalid_value"
 
 
 class Unauthorized(APIError):
@@ -66,6 +67,22 @@ class NotFound(APIError):
     status_code = 404
     error_type = "invalid_request_error"
     code = "not_found"
+
+
+class PayloadTooLarge(APIError):
+    """413: the request body is larger than ``BACKEND_MAX_BODY_BYTES``."""
+
+    status_code = 413
+    error_type = "invalid_request_error"
+    code = "body_too_large"
+
+
+class RequestTimeout(APIError):
+    """408: the client did not send its request body within ``BACKEND_READ_TIMEOUT``."""
+
+    status_code = 408
+    error_type = "invalid_request_error"
+    code = "request_timeout"
 
 
 class QueueFull(APIError):
@@ -90,6 +107,22 @@ class NotReady(APIError):
     status_code = 503
     error_type = "server_error"
     code = "model_not_ready"
+
+
+class ShuttingDown(APIError):
+    """503: the service is stopping; queued generations are failed rather than left waiting."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "shutting_down"
+
+
+class ClientGone(APIError):
+    """499 (nginx's "client closed request"): the client disconnected; nobody reads this."""
+
+    status_code = 499
+    error_type = "invalid_request_error"
+    code = "client_closed_request"
 
 
 class GenerationTimeout(APIError):
@@ -119,7 +152,9 @@ def _field_path(loc: Sequence[int | str]) -> str | None:
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
     errors = list(exc.errors())
     if not errors:
-        return JSONResponse(envelope("invalid request", "invalid_request_error"), 400)
+        return JSONResponse(
+            envelope("invalid request", "invalid_request_error", None, "invalid_body"), 400
+        )
     first = errors[0]
     if first.get("type") == "json_invalid":
         detail = first.get("ctx", {}).get("error", "")
@@ -134,9 +169,9 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
         others = ", ".join(sorted({p for e in errors[1:] if (p := _field_path(e["loc"]))}))
         if others:
             message += f" (also invalid: {others})"
-    return JSONResponse(
-        envelope(message, "invalid_request_error", param, "invalid_value"), status_code=400
-    )
+    # A fault in the body as a whole (not an object, missing) has no field to name.
+    code = "invalid_body" if param is None else "invalid_value"
+    return JSONResponse(envelope(message, "invalid_request_error", param, code), status_code=400)
 
 
 async def _handle_api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -156,7 +191,9 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
 async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, f"http_{exc.status_code}"
+    )
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
     if exc.status_code == 404:
         detail = f"no route {request.method} {request.url.path}"

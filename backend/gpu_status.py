@@ -1,26 +1,12 @@
-"""The backend's side of the GPU lease: the lease it takes, and what ``GET /gpu-status`` reports."""
+"""What ``GET /gpu-status`` reports: the backend's own lease and every device with a lease."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+from backend.lease import backend_lease_device
 from backend.settings import Settings
-from gpu_coord import Lease, devices, lease, read_status
-
-log = logging.getLogger("backend")
-
-
-def backend_lease(settings: Settings) -> Lease:
-    """The high-priority lease every GPU use of the backend runs in (model load included)."""
-    return lease(
-        "backend",
-        priority="high",
-        max_wait=settings.max_wait,
-        flush=settings.flush,
-        path=settings.gpu_coord_path,
-        device=settings.gpu_device,
-    )
+from gpu_coord import devices, read_status
 
 
 def gpu_status(settings: Settings) -> dict[str, Any]:
@@ -33,7 +19,7 @@ def gpu_status(settings: Settings) -> dict[str, Any]:
     missing record: ``read_status`` reports those as not busy with a reason.
     """
     path = settings.gpu_coord_path
-    own = settings.gpu_device if settings.gpu_device is not None else 0
+    own = backend_lease_device(settings)
     indices = sorted(set(devices(path)) | {own})
     records = {index: read_status(path, device=index) for index in indices}
     result = dict(records[own])

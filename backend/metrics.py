@@ -6,22 +6,28 @@ process (tests) never clash over metric names.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.lease_metrics import LeaseCollector
+
 # Generation on a warm GPU is sub-second to tens of seconds; CPU runs and long queues go further.
 _SLOW_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 
 class Metrics:
-    """The backend's metrics. All names start with ``backend_``."""
+    """The backend's metrics. All names start with ``backend_`` (the lease's: ``gpu_coord_``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lease_path: str | os.PathLike[str] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # The GPU lease's figures (gpu_coord_*), read from its record and log at scrape time.
+        self.lease = LeaseCollector(lease_path)
+        r.register(self.lease)
         self.requests = Counter(
             "backend_http_requests",
             "HTTP requests answered, by method, route template and status code.",

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from backend.gpu_status import backend_lease
+from backend.lease import backend_lease
 from backend.settings import Settings
 from imagegen import LoadedPipeline, ModelLoadError, load_pipeline
 
@@ -21,6 +21,29 @@ class ModelState(enum.StrEnum):
     LOADING = "loading"
     READY = "ready"
     FAILED = "failed"
+
+
+# Below this tile size (tiny test models) tiling only multiplies decoder calls; real latent
+# diffusion VAEs tile at 512 px and up.
+_MIN_USEFUL_TILE = 256
+
+
+def bound_decode(loaded: LoadedPipeline) -> None:
+    """Decode one image at a time, in tiles for large images, where the VAE can.
+
+    The decode runs after the last step, where no step hook can stop it; slicing and tiling
+    bound its memory and time by one image (one tile) rather than by the whole batch, and the
+    work budget (``BACKEND_MAX_WORK``) bounds the rest.
+    """
+    vae = getattr(loaded.pipe, "vae", None)
+    if vae is None:
+        return
+    if callable(getattr(vae, "enable_slicing", None)):
+        vae.enable_slicing()
+    tile = getattr(vae, "tile_sample_min_size", None)
+    big_tiles = isinstance(tile, int) and tile >= _MIN_USEFUL_TILE
+    if big_tiles and callable(getattr(vae, "enable_tiling", None)):
+        vae.enable_tiling()
 
 
 class ModelRuntime:
@@ -39,17 +62,12 @@ class ModelRuntime:
         self.loaded: LoadedPipeline | None = None
         self.error: str | None = None
         self.load_seconds: float | None = None
-        self._done = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Start loading in the background; returns at once."""
         self._thread = threading.Thread(target=self._load, name="backend-model-load", daemon=True)
         self._thread.start()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the load finished (either way); ``False`` if ``timeout`` passed first."""
-        return self._done.wait(timeout)
 
     @property
     def ready(self) -> bool:
@@ -68,14 +86,10 @@ class ModelRuntime:
         except Exception as exc:  # any other failure is still a failed start-up, not a crash
             self._fail(f"cannot load model {s.model!r}: {type(exc).__name__}: {exc}")
             return
-        # A per-request progress bar on stderr is noise in a service log; the worker logs timings.
-        set_progress = getattr(loaded.pipe, "set_progress_bar_config", None)
-        if callable(set_progress):
-            set_progress(disable=True)
+        bound_decode(loaded)
         self.loaded = loaded
         self.load_seconds = time.perf_counter() - start
         self.state = ModelState.READY
-        self._done.set()
         log.info(
             "model %s ready on %s (%s) in %.2f s",
             loaded.model_id,
@@ -87,7 +101,6 @@ class ModelRuntime:
     def _fail(self, message: str) -> None:
         self.error = message
         self.state = ModelState.FAILED
-        self._done.set()
         log.error("model load failed: %s", message)
         if self.on_failure is not None:
             self.on_failure(message)

@@ -7,11 +7,22 @@ depend on settings (prompt length, ``n``, size, steps, model name) are checked b
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 ResponseFormat = Literal["b64_json", "url"]
+
+
+def _integral(value: object) -> object:
+    # JSON has one number type, and JSON Schema's "integer" includes 2.0: take integral floats
+    # as ints (strict mode still refuses 1.5, "2" and true).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_integral)]
 
 
 class ImageGenerationRequest(BaseModel):
@@ -25,7 +36,7 @@ class ImageGenerationRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     prompt: str
-    n: int | None = 1
+    n: JsonInt | None = 1
     size: str | None = None
     response_format: ResponseFormat | None = "b64_json"
     model: str | None = None
@@ -35,8 +46,10 @@ class ImageGenerationRequest(BaseModel):
     moderation: str | None = None
     output_format: Literal["png"] | None = None
 
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    num_inference_steps: int | None = None
+    # At most 2**53 - 1: the largest integer every JSON client (JavaScript's numbers) and
+    # validator (comparing as doubles) reads exactly.
+    seed: Annotated[int, Field(ge=0, le=2**53 - 1), BeforeValidator(_integral)] | None = None
+    num_inference_steps: JsonInt | None = None
     guidance_scale: float | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False)
     negative_prompt: str | None = None
 
@@ -70,3 +83,15 @@ class ModelList(BaseModel):
 
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class ReadyStatus(BaseModel):
+    """``GET /readyz``: 200 with ``device`` and ``dtype`` once ready, 503 with ``error`` if the
+    load failed."""
+
+    status: Literal["loading", "ready", "failed"]
+    model: str
+    queue_depth: int
+    device: str | None = None
+    dtype: str | None = None
+    error: str | None = None

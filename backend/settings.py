@@ -15,6 +15,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 FlushPolicy = Literal["always", "on_handoff", "never"]
 
+# Pixel-steps (width x height x n x (steps + 10 for the VAE decode)) per request, by device.
+_DEFAULT_WORK = {
+    "cuda": 1024 * 1024 * 4 * (50 + 10),
+    "mps": 1024 * 1024 * (30 + 10),
+    "cpu": 512 * 512 * (30 + 10),
+}
+
 
 class Settings(BaseSettings):
     """Everything the backend reads from its environment, validated at start-up.
@@ -55,6 +62,16 @@ class Settings(BaseSettings):
     max_size: int = Field(default=1024, ge=8)
     max_pixels: int = Field(default=1024 * 1024, ge=64)
     max_steps: int = Field(default=100, ge=1)
+    # Pixel-steps (width x height x n x (steps + 10)) one request may ask for; unset: by device.
+    max_work: int | None = Field(default=None, ge=1)
+
+    # Slow or oversized clients, and shutting down.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    read_timeout: float = Field(default=30.0, gt=0)
+    shutdown_grace: float = Field(default=30.0, ge=0)
+    # Put /gpu-status, /metrics and the API docs behind the key as well (they reveal the host
+    # name, holder PIDs and owners, the model's path).
+    protect_status: bool = False
 
     # Stored images for response_format=url.
     image_dir: Path = Path(".run/backend-images")
@@ -80,6 +97,14 @@ class Settings(BaseSettings):
             raise ValueError("max_wait must be >= 0 seconds or 'none'")
         return value
 
+    @field_validator("max_work", mode="before")
+    @classmethod
+    def _empty_is_by_device(cls, value: object) -> object:
+        # BACKEND_MAX_WORK= (set but empty, as compose passes an unset variable) means unset.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("min_size", "max_size")
     @classmethod
     def _multiple_of_8(cls, value: int) -> int:
@@ -100,6 +125,16 @@ class Settings(BaseSettings):
         if self.min_size > self.max_size:
             raise ValueError(f"min_size ({self.min_size}) exceeds max_size ({self.max_size})")
         return self
+
+    def work_budget(self, device: str) -> int:
+        """The pixel-step budget per request on torch ``device``: ``max_work``, else by kind.
+
+        The defaults keep one request within minutes on the device: on CUDA four 1024x1024
+        images at 50 steps; on MPS one at 30; on the CPU one 512x512 image at 30 steps.
+        """
+        if self.max_work is not None:
+            return self.max_work
+        return _DEFAULT_WORK.get(device.partition(":")[0], _DEFAULT_WORK["cpu"])
 
     @property
     def served_model_name(self) -> str:

@@ -1,17 +1,22 @@
-"""Open routes: ``/healthz``, ``/readyz``, ``/gpu-status`` and ``/metrics``."""
+"""Probes and status: ``/healthz``, ``/readyz``, ``/gpu-status`` and ``/metrics``.
+
+Open, except that ``BACKEND_PROTECT_STATUS`` puts ``/gpu-status`` and ``/metrics`` behind the
+API key (:mod:`backend.guard`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from backend.deps import ServicesDep
 from backend.gpu_status import gpu_status
 from backend.runtime import ModelState
+from backend.schemas import ReadyStatus
 
 router = APIRouter()
 
@@ -21,7 +26,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: 200 once the model is loaded, 503 before")
+@router.get(
+    "/readyz",
+    summary="Readiness: 200 once the model is loaded, 503 before",
+    response_model=ReadyStatus,
+    responses={503: {"model": ReadyStatus, "description": "Loading, or the load failed"}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
     runtime = services.runtime
     body: dict[str, Any] = {
@@ -43,7 +53,11 @@ async def get_gpu_status(services: ServicesDep) -> dict[str, Any]:
     return await run_in_threadpool(gpu_status, services.settings)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    response_class=PlainTextResponse,
+)
 async def metrics(services: ServicesDep) -> Response:
     services.metrics.model_ready.set(1.0 if services.runtime.ready else 0.0)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from backend.deps import ApiKeyDep, Services, ServicesDep, require_ready
-from backend.errors import GenerationFailed, GenerationTimeout, NotFound
+from backend.deps import Services, ServicesDep, require_ready
+from backend.errors import (
+    ClientGone,
+    GenerationFailed,
+    GenerationTimeout,
+    NotFound,
+    ShuttingDown,
+)
+from backend.openapi import GENERATION_ERRORS, IMAGE_ERRORS
 from backend.schemas import ImageData, ImageGenerationRequest, ImagesResponse
-from backend.validation import GenerationParams, resolve_request
-from backend.worker import GenerationResult
+from backend.validation import check_work, resolve_request
+from backend.worker import GenerationResult, Job
 
 router = APIRouter()
 
@@ -43,30 +52,53 @@ def _consume(future: asyncio.Future[GenerationResult]) -> None:
         future.exception()
 
 
-async def _run(services: Services, params: GenerationParams) -> GenerationResult:
-    job = services.worker.submit(params)  # 429 when full
+async def _disconnected(request: Request) -> None:
+    """Return when the client closes the connection.
+
+    The body has been read by now, so the server's next message is ``http.disconnect``: sent
+    when the client goes away (or once the response is complete, when nobody waits here).
+    """
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _abandon(services: Services, job: Job, outcome: asyncio.Future[GenerationResult]) -> None:
+    outcome.add_done_callback(_consume)
+    services.worker.cancel(job)  # out of the queue now, or stopped at its next step
+
+
+async def _run(services: Services, request: Request, job: Job) -> GenerationResult:
     timeout = services.settings.request_timeout
     outcome = asyncio.wrap_future(job.future)
+    gone: asyncio.Future[None] = asyncio.ensure_future(_disconnected(request))
+    waiting: set[asyncio.Future[Any]] = {outcome, gone}
     try:
-        # shield: the timeout must not cancel the worker's future behind its back;
-        # job.cancel() does that properly (and stops a running job at its next step).
-        return await asyncio.wait_for(asyncio.shield(outcome), timeout)
-    except TimeoutError:
-        outcome.add_done_callback(_consume)
-        job.cancel()
-        services.metrics.failures.labels("timeout").inc()
-        raise GenerationTimeout(
-            f"the generation did not finish within {timeout:g} s (request {job.request_id})"
-        ) from None
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
-        outcome.add_done_callback(_consume)
-        job.cancel()  # the request task was cancelled (shutdown): free the GPU at the next step
+        _abandon(services, job, outcome)  # the request task was cancelled (shutdown)
         raise
-    except Exception as exc:
-        services.metrics.failures.labels("error").inc()
-        raise GenerationFailed(
-            f"generation failed (request {job.request_id}): {type(exc).__name__}: {exc}"
-        ) from exc
+    finally:
+        gone.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gone
+    if outcome in done:
+        try:
+            return outcome.result()
+        except ShuttingDown:
+            raise
+        except Exception as exc:
+            services.metrics.failures.labels("error").inc()
+            raise GenerationFailed(
+                f"generation failed (request {job.request_id}): {type(exc).__name__}: {exc}"
+            ) from exc
+    _abandon(services, job, outcome)
+    if gone in done:
+        services.metrics.failures.labels("disconnect").inc()
+        raise ClientGone(f"request {job.request_id}: the client disconnected")
+    services.metrics.failures.labels("timeout").inc()
+    raise GenerationTimeout(
+        f"the generation did not finish within {timeout:g} s (request {job.request_id})"
+    )
 
 
 @router.post(
@@ -74,18 +106,19 @@ async def _run(services: Services, params: GenerationParams) -> GenerationResult
     response_model=ImagesResponse,
     response_model_exclude_none=True,
     summary="Create images from a prompt (OpenAI Images API)",
+    responses=GENERATION_ERRORS,
 )
 async def create_images(
-    body: ImageGenerationRequest,
-    request: Request,
-    services: ServicesDep,
-    _auth: ApiKeyDep,
+    body: ImageGenerationRequest, request: Request, services: ServicesDep
 ) -> ImagesResponse:
     # Bad input is reported even while the model loads; readiness comes after validation.
-    params = resolve_request(body, services.settings)
-    require_ready(services)
-    result = await _run(services, params)
-    if params.response_format == "url":
+    resolved = resolve_request(body, services.settings)
+    runtime = require_ready(services)
+    assert runtime.loaded is not None
+    check_work(resolved.generation, runtime.loaded, services.settings)
+    job = services.worker.submit(resolved.generation)  # 429 when full, 503 when stopping
+    result = await _run(services, request, job)
+    if resolved.response_format == "url":
         base = (services.settings.public_url or str(request.base_url)).rstrip("/")
         data = await run_in_threadpool(_store, services, result.images, base)
     else:
@@ -95,11 +128,12 @@ async def create_images(
 
 @router.get(
     "/images/{image_id}.png",
-    response_class=FileResponse,
+    response_class=Response,
     summary="A stored image (from response_format=url)",
+    responses={200: {"content": {"image/png": {}}, "description": "The PNG"}, **IMAGE_ERRORS},
 )
-async def get_image(image_id: str, services: ServicesDep) -> FileResponse:
-    path = services.images.path(image_id)
-    if path is None:
+async def get_image(image_id: str, services: ServicesDep) -> Response:
+    data = await run_in_threadpool(services.images.read, image_id)
+    if data is None:
         raise NotFound(f"image_id: {image_id!r} does not exist or has expired", param="image_id")
-    return FileResponse(path, media_type="image/png")
+    return Response(data, media_type="image/png")

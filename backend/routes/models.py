@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.deps import ApiKeyDep, Services, ServicesDep
-from backend.errors import NotFound
+from backend.deps import Services, ServicesDep
+from backend.openapi import MODEL_ERRORS
 from backend.schemas import ModelCard, ModelList
+from backend.validation import ensure_served
 
 router = APIRouter()
 
@@ -16,18 +17,16 @@ def _card(services: Services) -> ModelCard:
 
 
 @router.get("/v1/models", response_model=ModelList, summary="The model served")
-async def list_models(services: ServicesDep, _auth: ApiKeyDep) -> ModelList:
+async def list_models(services: ServicesDep) -> ModelList:
     return ModelList(data=[_card(services)])
 
 
-@router.get("/v1/models/{model_id:path}", response_model=ModelCard, summary="One model")
-async def get_model(model_id: str, services: ServicesDep, _auth: ApiKeyDep) -> ModelCard:
-    settings = services.settings
-    if model_id not in {settings.served_model_name, settings.model}:
-        raise NotFound(
-            f"model: {model_id!r} is not served here; this service serves "
-            f"{settings.served_model_name!r}",
-            param="model",
-            code="model_not_found",
-        )
+@router.get(
+    "/v1/models/{model_id:path}",
+    response_model=ModelCard,
+    summary="One model",
+    responses=MODEL_ERRORS,
+)
+async def get_model(model_id: str, services: ServicesDep) -> ModelCard:
+    ensure_served(model_id, services.settings)
     return _card(services)

@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from backend import Settings, create_app
+from backend.server import make_server
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 120.0  # seconds: a generous bound for loading the tiny model on a busy CI box
@@ -93,12 +93,13 @@ def client(settings_factory: Callable[..., Settings]) -> Iterator[TestClient]:
 
 @contextmanager
 def live_server(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a loopback port in a thread; yield its base URL."""
+    """Serve ``app`` as ``python -m backend`` does (uvicorn, the backend's protocol) on a
+    loopback port in a thread; yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # bound before serving: no race for a "free" port
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = make_server(app, host="127.0.0.1", port=port, log_level="warning")
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

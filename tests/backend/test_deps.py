@@ -67,3 +67,16 @@ def test_the_right_key_is_served(keyed: TestClient) -> None:
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/gpu-status", "/metrics"])
 def test_open_routes_need_no_key(keyed: TestClient, path: str) -> None:
     assert keyed.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/gpu-status", "/metrics", "/docs", "/openapi.json", "/redoc"])
+def test_protect_status_puts_status_and_docs_behind_the_key(
+    settings_factory: Callable[..., Settings], ready_client: Callable[[Settings], Any], path: str
+) -> None:
+    with ready_client(settings_factory(api_key=KEY, protect_status=True)) as c:
+        refused = c.get(path)
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["error"]["code"] == "invalid_api_key"
+        assert c.get(path, headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+        for probe in ("/healthz", "/readyz"):  # orchestrators probe without a key
+            assert c.get(probe).status_code == 200

@@ -134,3 +134,39 @@ def test_bad_requests_are_counted(shared_client: TestClient) -> None:
     shared_client.post(ROUTE, json={"prompt": ""})
     text = shared_client.get("/metrics").text
     assert 'route="/v1/images/generations",status="400"' in text
+
+
+@pytest.mark.parametrize(("body", "status", "param"), BAD_BODIES)
+def test_every_error_has_a_code(
+    shared_client: TestClient, body: dict[str, Any], status: int, param: str | None
+) -> None:
+    code = shared_client.post(ROUTE, json=body).json()["error"]["code"]
+    assert isinstance(code, str)
+    assert code
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"", b"[]", b"null", b'{"prompt": "a",}', b"\xff\xfe"]
+)
+def test_body_parse_errors_have_a_code(shared_client: TestClient, raw: bytes) -> None:
+    resp = shared_client.post(ROUTE, content=raw, headers={"content-type": "application/json"})
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] in {"invalid_json", "invalid_body"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        (b'{"prompt": "\\ud800"}', "prompt"),
+        (b'{"prompt": "a fox", "negative_prompt": "\\udc00 fog"}', "negative_prompt"),
+        (b'{"prompt": "\\u0000\\u001b\\u007f"}', "prompt"),
+        ('{"prompt": "ok", "size": "٦٤x٦٤"}'.encode(), "size"),
+    ],
+)
+def test_unusable_text_is_400_before_the_queue(
+    shared_client: TestClient, raw: bytes, param: str
+) -> None:
+    resp = shared_client.post(ROUTE, content=raw, headers={"content-type": "application/json"})
+    assert_envelope(resp, 400, param)
+    metrics = shared_client.get("/metrics").text
+    assert "backend_lease_wait_seconds_count 0.0" in metrics  # never took the lease

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend import Settings
+from backend.lease import backend_lease, backend_lease_device
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -220,3 +221,21 @@ def test_gpu_status_lists_every_device(
         assert set(by_index) == {0, 1}
         assert by_index[1]["busy"] is True
         assert by_index[1]["owner"] == "bench-holder"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"device": "cpu"}, 0),
+        ({"device": "cuda:2"}, 2),  # the model's device decides the lease...
+        ({"device": "cuda"}, 0),
+        ({"device": "cuda:2", "gpu_device": 5}, 5),  # ...unless BACKEND_GPU_DEVICE says
+        ({"device": "mps"}, 0),
+    ],
+)
+def test_the_lease_follows_the_models_device(
+    settings_factory: Callable[..., Settings], overrides: dict[str, Any], expected: int
+) -> None:
+    settings = settings_factory(**overrides)
+    assert backend_lease_device(settings) == expected
+    assert backend_lease(settings).device == expected

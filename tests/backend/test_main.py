@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -114,3 +115,64 @@ def test_invalid_settings_fail_start_up_naming_the_variable(
     message = capsys.readouterr().err
     assert "queue_size" in message
     assert "BACKEND_" in message
+
+
+def test_sigterm_fails_the_queue_and_stops_within_the_grace(
+    tmp_path: Path,
+    tiny_sd: str,
+    child: Callable[..., Any],
+    subprocess_env: Callable[..., dict[str, str]],
+) -> None:
+    port = _free_port()
+    env = _env(subprocess_env, tmp_path, tiny_sd, port)
+    env.update(
+        BACKEND_SHUTDOWN_GRACE="2",
+        BACKEND_MAX_STEPS="1000",
+        BACKEND_MAX_WORK=str(10**12),
+        BACKEND_QUEUE_SIZE="4",
+    )
+    base = f"http://127.0.0.1:{port}"
+    with child(["-m", "backend"], env) as server, httpx.Client(base_url=base, timeout=120) as http:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and server.proc.poll() is None:
+            with contextlib.suppress(httpx.TransportError):
+                if http.get("/readyz").status_code == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("\n".join(server.stderr))
+        answers: dict[str, tuple[int, str, float]] = {}
+
+        def post(name: str, steps: int, n: int) -> None:
+            body = {"prompt": name, "num_inference_steps": steps, "n": n}
+            resp = http.post("/v1/images/generations", json=body)
+            code = resp.json()["error"]["code"] if resp.status_code != 200 else ""
+            answers[name] = (resp.status_code, code, time.monotonic())
+
+        # One generation of minutes runs; two wait behind it.
+        threads = [threading.Thread(target=post, args=("running", 999, 4))]
+        threads[0].start()
+        while not http.get("/gpu-status").json()["busy"]:
+            time.sleep(0.05)
+        threads += [threading.Thread(target=post, args=(f"queued{i}", 1, 1)) for i in range(2)]
+        for t in threads[1:]:
+            t.start()
+        while http.get("/readyz").json()["queue_depth"] < 2:
+            time.sleep(0.05)
+        sent = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join(60)
+        rc = server.proc.wait(60)
+        exited = time.monotonic() - sent
+        assert rc in (0, -signal.SIGTERM)
+        assert answers["queued0"][:2] == (503, "shutting_down")
+        assert answers["queued1"][:2] == (503, "shutting_down")
+        assert answers["queued0"][2] - sent < 1.5  # failed at once, not after the grace
+        assert answers["running"][:2] == (503, "shutting_down")  # stopped after the grace
+        assert 1.5 < answers["running"][2] - sent < 10
+        assert exited < 15, exited  # the grace (2 s) plus the send margin, not minutes
+        print(
+            f"SIGTERM: queued answered in {answers['queued0'][2] - sent:.2f} s, "
+            f"running in {answers['running'][2] - sent:.2f} s, exit after {exited:.2f} s"
+        )

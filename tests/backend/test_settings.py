@@ -80,3 +80,16 @@ def test_served_model_name(tmp_path: Path) -> None:
     assert Settings(model=str(folder)).served_model_name == "my-model"
     assert Settings(model="org/some-model").served_model_name == "org/some-model"
     assert Settings(model="org/m", model_name="alias").served_model_name == "alias"
+
+
+def test_hardening_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings()
+    assert (s.max_work, s.protect_status, s.shutdown_grace) == (None, False, 30.0)
+    assert s.work_budget("cpu") < s.work_budget("mps") < s.work_budget("cuda:1")
+    monkeypatch.setenv("BACKEND_MAX_WORK", "")  # compose passes an unset variable as empty
+    assert Settings().max_work is None
+    monkeypatch.setenv("BACKEND_MAX_WORK", "1000")
+    monkeypatch.setenv("BACKEND_PROTECT_STATUS", "true")
+    s = Settings()
+    assert s.work_budget("cuda") == 1000
+    assert s.protect_status is True

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from backend import Settings
+from backend.worker import DrainEstimate
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -37,7 +41,7 @@ def test_pipeline_error_is_500_and_service_keeps_serving(
 def test_timeout_is_504_and_frees_the_worker(
     settings_factory: Callable[..., Settings], ready_client: Callable[[Settings], Any]
 ) -> None:
-    with ready_client(settings_factory(max_steps=1000, request_timeout=3.0)) as c:
+    with ready_client(settings_factory(max_steps=1000, max_work=10**12, request_timeout=3.0)) as c:
         start = time.monotonic()
         # 999 steps x 4 images take minutes on CPU; the request gives up after 3 s.
         resp = c.post(ROUTE, json={"prompt": "x", "num_inference_steps": 999, "n": 4})
@@ -56,3 +60,67 @@ def test_timeout_is_504_and_frees_the_worker(
         match = re.search(r"^backend_images_generated_total (\S+)$", text, re.MULTILINE)
         assert match is not None
         assert float(match.group(1)) == 1.0  # only the second request produced an image
+
+
+def test_drain_estimate_is_not_skewed_by_one_long_job() -> None:
+    drain = DrainEstimate()
+    assert drain.retry_after(3) == 3  # no history: a one-second guess per job
+    for seconds in (30.0, 0.5, 0.5, 0.5, 0.5):
+        drain.observe(seconds)
+    assert drain.per_job == 0.5
+    assert drain.retry_after(5) == 3  # ceil(5 x 0.5): the long job is one of five
+    assert drain.retry_after(0) == 1
+
+
+def test_retry_after_follows_the_measured_drain_rate(
+    settings_factory: Callable[..., Settings], ready_server: Callable[[Settings], Any]
+) -> None:
+    settings = settings_factory(max_steps=1000, max_work=10**12, queue_size=2)
+    with ready_server(settings) as url, httpx.Client(base_url=url, timeout=120) as http:
+        for _ in range(5):  # history: quick jobs of a few tens of ms
+            assert (
+                http.post(ROUTE, json={"prompt": "x", "num_inference_steps": 1}).status_code == 200
+            )
+        long_job = {"prompt": "long", "num_inference_steps": 999, "n": 4}
+
+        def long_client() -> None:
+            # Gives up after a while: the disconnect cancels its job, so the test ends quickly.
+            with contextlib.suppress(httpx.TimeoutException):
+                httpx.post(f"{url}{ROUTE}", json=long_job, timeout=8.0)
+
+        workers = [threading.Thread(target=long_client) for _ in range(3)]  # 1 runs, 2 queue
+        for t in workers:
+            t.start()
+        try:
+            deadline = time.monotonic() + 60
+            while http.get("/readyz").json()["queue_depth"] < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            refused = [http.post(ROUTE, json={"prompt": "y"}) for _ in range(3)]
+        finally:
+            for t in workers:
+                t.join(60)
+        assert [r.status_code for r in refused] == [429] * 3
+        waits = [int(r.headers["retry-after"]) for r in refused]
+        # Three jobs ahead at the measured ~tens of ms each: a second or two, not the old
+        # (depth + 1) x a running mean that starts at 1 s.
+        assert all(1 <= w <= 2 for w in waits), waits
+    print(f"Retry-After with 3 long jobs ahead and quick history: {waits}")
+
+
+def test_an_abandoned_job_stops_inside_its_step_not_after_it(
+    settings_factory: Callable[..., Settings], ready_client: Callable[[Settings], Any]
+) -> None:
+    # One 512x512 step of two images takes tens of seconds on the CPU with the tiny model, and
+    # its decode as long again; a step hook alone could stop it only after the step.
+    with ready_client(settings_factory(request_timeout=2.0)) as c:
+        start = time.monotonic()
+        resp = c.post(
+            ROUTE, json={"prompt": "x", "size": "512x512", "num_inference_steps": 1, "n": 2}
+        )
+        assert resp.status_code == 504, resp.text
+        while c.get("/gpu-status").json()["busy"]:
+            time.sleep(0.05)
+        freed = time.monotonic() - start
+        print(f"GPU free {freed:.2f} s after the request (timeout 2 s)")
+        assert freed < 10.0, freed  # the request timeout plus about one block

@@ -46,12 +46,20 @@ class ImageStore:
             self._prune()
         return image_id
 
-    def path(self, image_id: str) -> Path | None:
-        """The file of ``image_id``, or ``None`` if unknown, malformed or already pruned."""
+    def read(self, image_id: str) -> bytes | None:
+        """The PNG bytes of ``image_id``, or ``None`` if unknown, malformed or already pruned.
+
+        Whole or nothing: the file is opened once and read through that descriptor, so a prune
+        that unlinks it meanwhile (POSIX keeps an open file's data) cannot cut the bytes short,
+        and a prune before the open is a plain miss.
+        """
         if not _ID.match(image_id):
             return None
-        candidate = self.directory / f"{image_id}.png"
-        return candidate if candidate.is_file() else None
+        try:
+            with open(self.directory / f"{image_id}.png", "rb") as file:
+                return file.read()
+        except (FileNotFoundError, IsADirectoryError):
+            return None
 
     def __len__(self) -> int:
         with self._lock:
