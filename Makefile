@@ -16,7 +16,7 @@ TINY_DIR := research/models/tiny
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help venv tiny run test lint format bench clean
+.PHONY: help venv tiny run test lint format bench gpu-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ format: venv ## apply ruff's fixes and formatting
 bench: venv ## lease micro-benchmarks and the contention benchmark (appends to docs/performance.md)
 	$(BIN)/python -m perf.lease
 	$(BIN)/python -m perf.contention
+
+gpu-check: venv ## the GPU host check on CUDA (docs/gpu_check.md); DRY=1 runs it on the CPU
+	$(BIN)/python -m perf.gpu_check $(if $(DRY),--dry-run,)
 
 clean: ## remove the virtualenv, caches and the tiny models
 	rm -rf $(VENV) $(TINY_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,8 @@
-"""Running a loaded pipeline with a hook between denoising steps."""
+"""Running a loaded pipeline with hooks between denoising steps and between blocks."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import secrets
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from imagegen._blocks import BlockHook, block_hooks
 from imagegen._load import LoadedPipeline
 from imagegen._request import GenerationRequest
 
@@ -33,6 +35,7 @@ def generate(
     request: GenerationRequest,
     *,
     on_step: StepHook | None = None,
+    on_block: BlockHook | None = None,
 ) -> list[Image.Image]:
     """Make ``request.n`` images for ``request``; deterministic for a given seed.
 
@@ -41,7 +44,12 @@ def generate(
     floating-point rounding (batched kernels and devices round differently).
     ``on_step(step_index, total)`` runs after every denoising step; whatever it
     blocks on pauses the pipeline without losing its place, and whatever it
-    raises stops the generation there. Without a seed, a random one is drawn.
+    raises stops the generation there. ``on_block(name)`` runs before each
+    top-level block of the denoiser and of the VAE decoder (see
+    :func:`imagegen.pipeline_blocks`), with the same guarantees: a pause there
+    leaves the image bit-identical, a raise stops it inside the step or the
+    decode; its hooks are removed when the call ends, however it ends. Without
+    a seed, a random one is drawn.
     """
     width = request.width or loaded.default_width
     height = request.height or loaded.default_height
@@ -70,6 +78,9 @@ def generate(
                 "it cannot yield between steps"
             )
         kwargs["callback_on_step_end"] = _step_callback(on_step, steps)
-    with torch.inference_mode():
+    hooked = (
+        block_hooks(loaded.pipe, on_block) if on_block is not None else contextlib.nullcontext()
+    )
+    with hooked, torch.inference_mode():
         output = loaded.pipe(**kwargs)
     return list(output.images)

@@ -8,7 +8,15 @@ writes:
 - ``DIR/tiny-sd/``: a Stable Diffusion pipeline (64x64 images in a fraction of a second on a CPU);
 - ``DIR/tiny-clip/``: a CLIP model with its processor (for the CLIP score);
 - ``DIR/tiny-aesthetic/sac+logos+ava1-l14-linearMSE.pth``: an aesthetic head in the
-  LAION improved-aesthetic-predictor layout, sized for the tiny CLIP's embeddings.
+  LAION improved-aesthetic-predictor layout, sized for the tiny CLIP's embeddings;
+- ``DIR/tiny-vit-h/``: a ``CLIPConfig`` and ``CLIPProcessor`` standing in for
+  ``laion/CLIP-ViT-H-14-laion2B-s32B-b79K`` (the processor PickScore and HPS read,
+  and the architecture HPS's open_clip weights load into);
+- ``DIR/tiny-pickscore/``: a ``CLIPModel`` of that architecture, standing in for
+  ``yuvalkirstain/PickScore_v1``;
+- ``DIR/tiny-hps/HPS_v2.1_compressed.pt``: an open_clip state dict of that
+  architecture (``{"state_dict": ...}``, open_clip's key names), standing in for
+  the HPS v2.1 checkpoint of ``xswu/HPSv2``.
 
 The images are noise-like: these models prove the plumbing, not the art.
 """
@@ -37,13 +45,14 @@ from transformers import (
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from imagegen._load import load_pipeline
+from imagegen._tiny_preference import HPS_FILE, build_hps, build_pickscore, build_vit_h
 
 log = logging.getLogger(__name__)
 
 AESTHETIC_FILE = "sac+logos+ava1-l14-linearMSE.pth"
 _MANIFEST = "tiny-models.json"
 # Bump when the recipe changes so stale builds are replaced.
-_RECIPE_VERSION = 2
+_RECIPE_VERSION = 3
 _SEED = 0
 _TEXT_WIDTH = 32
 _PROJECTION_DIM = 32
@@ -57,6 +66,9 @@ class TinyModels:
     pipeline: Path
     clip: Path
     aesthetic: Path
+    vit_h: Path
+    pickscore: Path
+    hps: Path
 
 
 def _paths(root: Path) -> TinyModels:
@@ -65,6 +77,9 @@ def _paths(root: Path) -> TinyModels:
         pipeline=root / "tiny-sd",
         clip=root / "tiny-clip",
         aesthetic=root / "tiny-aesthetic",
+        vit_h=root / "tiny-vit-h",
+        pickscore=root / "tiny-pickscore",
+        hps=root / "tiny-hps",
     )
 
 
@@ -208,6 +223,9 @@ def _is_built(paths: TinyModels) -> bool:
         and (paths.pipeline / "model_index.json").is_file()
         and (paths.clip / "config.json").is_file()
         and (paths.aesthetic / AESTHETIC_FILE).is_file()
+        and (paths.vit_h / "config.json").is_file()
+        and (paths.pickscore / "config.json").is_file()
+        and (paths.hps / HPS_FILE).is_file()
     )
 
 
@@ -228,11 +246,17 @@ def build_tiny_models(out: str | Path, *, force: bool = False) -> TinyModels:
     _build_pipeline(paths.pipeline, tokenizer)
     _build_clip(paths.clip, tokenizer)
     _build_aesthetic_head(paths.aesthetic)
+    # Built after the first three, so their weights stay what recipe 2 made.
+    vit_h = build_vit_h(paths.vit_h, tokenizer, _text_config(len(tokenizer)))
+    build_pickscore(paths.pickscore, vit_h)
+    build_hps(paths.hps, vit_h)
     _make_world_readable(paths.root)
     # Load back through the real loaders: a build that cannot be loaded is a bug here.
     load_pipeline(str(paths.pipeline), device="cpu")
     CLIPModel.from_pretrained(paths.clip)
     CLIPProcessor.from_pretrained(paths.clip)
+    CLIPModel.from_pretrained(paths.pickscore)
+    CLIPProcessor.from_pretrained(paths.vit_h)
     manifest = {
         "recipe": _RECIPE_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

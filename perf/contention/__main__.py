@@ -35,6 +35,7 @@ QUICK = {
     "poll_seconds": 1.0,
     "poll_readers": 2,
     "flush_images": 2,
+    "overhead_images": 3,
 }
 
 
@@ -146,7 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--flush-images",
         type=int,
         default=None,
-        help="images per flush policy in the CUDA flush measurement (8)",
+        help="images per flush policy in the CUDA flush measurement (8; 0 skips it)",
+    )
+    p.add_argument(
+        "--overhead-images",
+        type=int,
+        default=None,
+        help="images per mode in the checkpoint-overhead measurement of lease-blocks (8)",
     )
     p.add_argument(
         "--hot-paths-only",
@@ -195,6 +202,7 @@ def config_from_args(args: argparse.Namespace) -> ContentionConfig:
         poll_rate=args.poll_rate,
         poll_seconds=float(pick("poll_seconds", 5.0)),
         flush_images=int(pick("flush_images", 8)),
+        overhead_images=int(pick("overhead_images", 8)),
         quick=args.quick,
     ).check()
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Shared scenarios, in the order they run: this project's lease, the original scheme
-#: (JSON lease per image, backend polls, 0.5 s calm pause), no coordination at all,
-#: and (on request) a plain ``filelock.FileLock`` per image.
-SHARED_SCHEMES = ("lease", "original", "none", "filelock")
+#: Shared scenarios, in the order they run: this project's lease, the same lease with
+#: block checkpoints (on request: the runner also checkpoints before each top-level
+#: block of the denoiser and the VAE decoder), the original scheme (JSON lease per
+#: image, backend polls, 0.5 s calm pause), no coordination at all, and (on request)
+#: a plain ``filelock.FileLock`` per image.
+SHARED_SCHEMES = ("lease", "lease-blocks", "original", "none", "filelock")
+BLOCK_SCHEME = "lease-blocks"
 DEFAULT_SCHEMES = ("lease", "original", "none")
 PIPELINES = ("tiny", "sd15-shaped")
 AUTO_INTERVAL_FACTOR = 2.5
@@ -25,7 +28,10 @@ class ContentionConfig:
     roles make ``steps``-step images. ``interval=None`` picks
     ``AUTO_INTERVAL_FACTOR`` times the backend's image time alone (measured at
     start-up), so the backend keeps the device busy about 40% of the time on
-    any machine. ``pin_core`` confines both role processes
+    any machine. ``flush_images=0`` skips the CUDA flush probe;
+    ``overhead_images`` is the images per mode of the checkpoint-overhead probe
+    that runs when the ``lease-blocks`` scenario is in ``schemes``. ``pin_core``
+    confines both role processes
     to one CPU core (the stand-in for one GPU, so that "no coordination" really
     time-slices one device); ``None`` leaves them free. ``keep_warm``
     runs a SCHED_IDLE busy loop on the pinned core so that it never idles.
@@ -50,6 +56,7 @@ class ContentionConfig:
     poll_rate: float = 20.0
     poll_seconds: float = 5.0
     flush_images: int = 8
+    overhead_images: int = 8
     quick: bool = False
 
     @property
@@ -80,7 +87,9 @@ class ContentionConfig:
                 f"interval: {self.interval} s is longer than the window "
                 f"(seconds={self.seconds}): no request would be measured"
             )
-        for name in ("steps", "runner_steps_or_default", "flush_images", "rounds"):
+        if self.flush_images < 0:
+            raise ValueError(f"flush_images: must be >= 0 (0 skips it), got {self.flush_images!r}")
+        for name in ("steps", "runner_steps_or_default", "overhead_images", "rounds"):
             value = getattr(self, name)
             if value < 1:
                 raise ValueError(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from perf.contention._config import AUTO_INTERVAL_FACTOR, ContentionConfig
+from perf.contention._config import AUTO_INTERVAL_FACTOR, BLOCK_SCHEME, ContentionConfig
 from perf.contention._poll import HotPaths, measure_hot_paths
 from perf.contention._procs import RoleProcess, role_env, start_spinner, stop_spinner
 from perf.contention._stats import (
@@ -44,6 +44,7 @@ class ContentionReport:
     scenarios: list[ScenarioResult] = field(default_factory=list)
     comparisons: list[SharedComparison] = field(default_factory=list)
     flush_probe: dict[str, Any] = field(default_factory=dict)
+    checkpoint_overhead: dict[str, Any] = field(default_factory=dict)
     hot_paths: HotPaths | None = None
     auto_interval: bool = False
     load_average_end: tuple[float, float, float] | None = None
@@ -212,15 +213,32 @@ def run_contention(
                 )
                 report.scenarios.append(result)
                 say(f"{name}: {_one_line(result)}")
-            say("flush policies (CUDA only) ...")
-            report.flush_probe = runner.ask(
-                {
-                    "cmd": "flush_probe",
-                    "path": str(folder / "flush" / "status.json"),
-                    "images": config.flush_images,
-                },
-                config.seconds * 10 + 600,
-            )
+            if BLOCK_SCHEME in config.schemes:
+                say(
+                    f"checkpoint overhead with nobody waiting: {config.overhead_images} images "
+                    "step-only and as many with block checkpoints ..."
+                )
+                report.checkpoint_overhead = runner.ask(
+                    {
+                        "cmd": "checkpoint_overhead",
+                        "path": str(folder / "overhead" / "status.json"),
+                        "flush": config.flush,
+                        "images": config.overhead_images,
+                    },
+                    config.seconds * 10 + 600,
+                )
+            if config.flush_images:
+                say("flush policies (CUDA only) ...")
+                report.flush_probe = runner.ask(
+                    {
+                        "cmd": "flush_probe",
+                        "path": str(folder / "flush" / "status.json"),
+                        "images": config.flush_images,
+                    },
+                    config.seconds * 10 + 600,
+                )
+            else:
+                report.flush_probe = {"available": False, "reason": "skipped: --flush-images 0"}
         finally:
             backend.quit()
             runner.quit()

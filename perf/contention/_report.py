@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import math
 import subprocess
 from pathlib import Path
-from typing import Any
 
+from perf.contention._cells import mib as _mib
+from perf.contention._cells import ms as _ms
+from perf.contention._cells import row as _row
+from perf.contention._cells import x as _x
 from perf.contention._config import AUTO_INTERVAL_FACTOR
 from perf.contention._orchestrate import ContentionReport
 from perf.contention._poll import HotPaths
+from perf.contention._report_probes import blocks_table, flush_table
 from perf.contention._stats import SharedComparison
 
 P99_TARGET = 1.10
 IDLE_TARGET = 0.90
-_MIB = 1024 * 1024
-
-
-def _ms(seconds: float | None) -> str:
-    return "n/a" if seconds is None or math.isnan(seconds) else f"{seconds * 1000:.0f}"
-
-
-def _x(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
-
-
-def _mib(value: float | None) -> str:
-    return "n/a" if value is None else f"{value / _MIB:.0f}"
-
-
-def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
 
 
 def _header(report: ContentionReport) -> list[str]:
@@ -145,43 +131,6 @@ def _scenario_table(report: ContentionReport) -> list[str]:
     return lines
 
 
-def _flush_table(probe: dict[str, Any]) -> list[str]:
-    if not probe.get("available"):
-        return [
-            f"Flush policies and memory returned on release: n/a "
-            f"({probe.get('reason', 'no CUDA')}).",
-            "",
-        ]
-    lines = [
-        "Flush policies (runner alone under the lease, one lease per image):",
-        "",
-        _row(
-            [
-                "flush",
-                "img/s",
-                "release ms/img",
-                "returned on release MiB",
-                "reserved - allocated after release MiB",
-            ]
-        ),
-        _row(["---", "---:", "---:", "---:", "---:"]),
-    ]
-    for policy in ("always", "on_handoff", "never"):
-        p = probe[policy]
-        lines.append(
-            _row(
-                [
-                    policy,
-                    _x(p["images_per_second"], 3),
-                    _x(p["release_seconds"] * 1000),
-                    _mib(p["returned_bytes"]),
-                    _mib(p["cached_after_bytes"]),
-                ]
-            )
-        )
-    return [*lines, ""]
-
-
 def _hot_table(hot: HotPaths | None) -> list[str]:
     if hot is None:
         return []
@@ -261,7 +210,8 @@ def format_report(report: ContentionReport) -> str:
     lines = [
         *_header(report),
         *_scenario_table(report),
-        *_flush_table(report.flush_probe),
+        *blocks_table(report),
+        *flush_table(report.flush_probe),
         *_hot_table(report.hot_paths),
     ]
     return "\n".join(lines)

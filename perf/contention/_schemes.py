@@ -22,7 +22,8 @@ class Scheme:
 
     ``step_yield``: whether the runner's step hook calls ``checkpoint()`` (only
     this project's lease can hand the GPU over between steps; the baselines and
-    no coordination get no hook, as in their original form).
+    no coordination get no hook, as in their original form). ``block_yield``:
+    whether it also checkpoints before each top-level block (``lease-blocks``).
     """
 
     name: str
@@ -32,7 +33,11 @@ class Scheme:
 
     @property
     def step_yield(self) -> bool:
-        return self.name == "lease"
+        return self.name in ("lease", "lease-blocks")
+
+    @property
+    def block_yield(self) -> bool:
+        return self.name == "lease-blocks"
 
     def backend(self) -> Held:
         """A fresh handle for one backend request (as the backend's worker takes one)."""
@@ -43,7 +48,7 @@ class Scheme:
         return self._handle("benchmark", "low")
 
     def _handle(self, owner: str, priority: str) -> Held:
-        if self.name == "lease":
+        if self.step_yield:
             return lease(
                 owner,
                 priority=priority,

@@ -135,3 +135,61 @@ def merge_replies(total: dict[str, Any] | None, reply: dict[str, Any]) -> dict[s
         else:
             merged[key] = value
     return merged
+
+
+def median(values: Sequence[float]) -> float:
+    """The middle value (the mean of the two middle ones for an even count); NaN when empty."""
+    return percentile(values, 50.0)
+
+
+@dataclass(frozen=True)
+class BlockFigures:
+    """Step-only against block checkpoints, from the scenarios and the overhead probe.
+
+    ``stretch_*``: the median over the probe's images of the longest time between
+    two checkpoints of an image (its start and end count as checkpoints), the
+    most a request arriving mid-image waits for the runner. ``hook_share``: the
+    time inside ``checkpoint()`` as a share of image time with block checkpoints
+    and nobody waiting (median over images); ``image_change``: the median image
+    time with block checkpoints over the step-only one, minus 1; ``spread``: the
+    step-only images' range over their median (the noise ``image_change`` sits in).
+    On CUDA the stretches are the GPU's (CUDA events at each checkpoint;
+    ``stretch_clock`` says which clock timed them).
+    """
+
+    checkpoints_step: float
+    checkpoints_blocks: float
+    wait_p99_step: float
+    wait_p99_blocks: float
+    stretch_step: float
+    stretch_blocks: float
+    step_seconds: float
+    hook_share: float
+    image_change: float
+    spread: float
+    images: int
+    stretch_clock: str = "wall clock"
+
+    @classmethod
+    def of(cls, overhead: dict[str, Any], scenarios: Sequence[ScenarioResult]) -> BlockFigures:
+        step, blocks = overhead["step"], overhead["blocks"]
+        waits = {s.scheme: s.backend.wait_p99 for s in scenarios if s.backend is not None}
+        step_median = median(step["image"])
+        on_gpu = bool(step.get("gpu_gap")) and bool(blocks.get("gpu_gap"))
+        gap = "gpu_gap" if on_gpu else "gap"
+        return cls(
+            checkpoints_step=median(step["count"]),
+            checkpoints_blocks=median(blocks["count"]),
+            wait_p99_step=waits.get("lease", math.nan),
+            wait_p99_blocks=waits.get("lease-blocks", math.nan),
+            stretch_step=median(step[gap]),
+            stretch_blocks=median(blocks[gap]),
+            step_seconds=float(overhead["step_seconds"]),
+            hook_share=median(
+                [i / t for i, t in zip(blocks["inside"], blocks["image"], strict=True)]
+            ),
+            image_change=median(blocks["image"]) / step_median - 1,
+            spread=(max(step["image"]) - min(step["image"])) / step_median,
+            images=len(blocks["image"]),
+            stretch_clock="GPU (CUDA events)" if on_gpu else "wall clock",
+        )

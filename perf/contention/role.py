@@ -192,7 +192,7 @@ class Role:
 
     def flush_probe(self, cmd: dict[str, Any]) -> dict[str, Any]:
         """Per flush policy: images/s alone under the lease, release time, memory returned."""
-        from perf.contention._flush import measure_flush_policies
+        from perf.contention._probes import measure_flush_policies
 
         if not self.device.startswith("cuda"):
             return {"available": False, "reason": f"no CUDA (device {self.device})"}
@@ -204,49 +204,13 @@ class Role:
     # ----------------------------------------------------------- checkpoint overhead
 
     def checkpoint_overhead(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        """Images with nobody waiting: step-only against step + block checkpoints, interleaved.
+        """Images with nobody waiting: step-only against step + block checkpoints."""
+        from perf.contention._probes import measure_checkpoint_overhead
 
-        Each image runs in its own uncontended low-priority lease. Per mode: the
-        image times, the time spent inside ``checkpoint()`` and the longest stretch
-        between two checkpoints (the image's start and end count as checkpoints:
-        the most a high-priority request arriving mid-image could wait for one).
-        """
-        from gpu_coord import lease
-
-        modes: dict[str, dict[str, list[float]]] = {
-            mode: {"image": [], "inside": [], "gap": [], "count": []} for mode in ("step", "blocks")
-        }
-        for _ in range(int(cmd["images"])):
-            for mode, figures in modes.items():
-                held = lease("benchmark", priority="low", path=cmd["path"], flush=cmd["flush"])
-                marks: list[float] = []
-                inside = [0.0]
-
-                def checkpoint(
-                    *_: Any,
-                    held: Any = held,
-                    marks: list[float] = marks,
-                    inside: list[float] = inside,
-                ) -> None:
-                    entered = time.monotonic()
-                    held.checkpoint()
-                    left = time.monotonic()
-                    inside[0] += left - entered
-                    marks.append(entered)
-                    marks.append(left)
-
-                with held:
-                    started = time.monotonic()
-                    self._image(checkpoint, checkpoint if mode == "blocks" else None)
-                    done = time.monotonic()
-                # The stretches: start -> first entry, each exit -> next entry, last exit -> end.
-                edges = [started, *marks, done]
-                stretches = zip(edges[::2], edges[1::2], strict=True)
-                figures["gap"].append(max(b - a for a, b in stretches))
-                figures["image"].append(done - started)
-                figures["inside"].append(inside[0])
-                figures["count"].append(len(marks) / 2)
-        return {"step_seconds": self.step_seconds, **modes}
+        figures = measure_checkpoint_overhead(
+            self._image, self.device, Path(cmd["path"]), cmd["flush"], int(cmd["images"])
+        )
+        return {"step_seconds": self.step_seconds, **figures}
 
 
 def _device_name(device: str) -> str:

@@ -263,3 +263,84 @@ def test_rounds_merge_into_the_figures_of_one_long_window() -> None:
     figures_r = RunnerFigures.from_reply(merged)
     assert figures_r.images_per_second == pytest.approx(10 / 17.0)
     assert figures_r.yields_per_image == pytest.approx(3 / 10)
+
+
+def test_lease_blocks_is_the_lease_with_block_checkpoints(tmp_path: Path) -> None:
+    from gpu_coord import Lease
+
+    path = tmp_path / "status.json"
+    blocks = Scheme("lease-blocks", path, "never", 5.0)
+    assert isinstance(blocks.runner(), Lease)
+    assert isinstance(blocks.backend(), Lease)
+    assert blocks.step_yield
+    assert blocks.block_yield
+    assert not Scheme("lease", path).block_yield
+    assert not Scheme("original", path).block_yield
+
+
+def test_flush_probe_can_be_skipped_and_overhead_images_are_checked() -> None:
+    assert ContentionConfig(flush_images=0).check().flush_images == 0
+    with pytest.raises(ValueError, match=r"^flush_images:"):
+        ContentionConfig(flush_images=-1).check()
+    with pytest.raises(ValueError, match=r"^overhead_images:"):
+        ContentionConfig(overhead_images=0).check()
+
+
+def test_block_figures_from_the_scenarios_and_the_probe() -> None:
+    from perf.contention import BlockFigures
+    from perf.contention._stats import BackendFigures, ScenarioResult
+
+    def scenario(scheme: str, wait: float) -> ScenarioResult:
+        backend = BackendFigures(3, 0.1, 0.1, 0.1, wait / 2, wait, 0.3, 0, None)
+        return ScenarioResult(f"shared: {scheme}", scheme, backend, None)
+
+    overhead = {
+        "step_seconds": 0.030,
+        "step": {
+            "image": [0.10, 0.12, 0.11],
+            "inside": [0.0, 0.0, 0.0],
+            "gap": [0.03] * 3,
+            "count": [4, 4, 4],
+        },
+        "blocks": {
+            "image": [0.11, 0.11, 0.12],
+            "inside": [0.0011, 0.0022, 0.0012],
+            "gap": [0.012, 0.010, 0.011],
+            "count": [27, 27, 27],
+        },
+    }
+    f = BlockFigures.of(overhead, [scenario("lease", 0.025), scenario("lease-blocks", 0.009)])
+    assert (f.wait_p99_step, f.wait_p99_blocks) == (0.025, 0.009)
+    assert (f.checkpoints_step, f.checkpoints_blocks) == (4, 27)
+    assert f.stretch_step == pytest.approx(0.03)
+    assert f.stretch_blocks == pytest.approx(0.011)
+    assert f.hook_share == pytest.approx(0.0011 / 0.11)
+    assert f.image_change == pytest.approx(0.11 / 0.11 - 1)
+    assert f.spread == pytest.approx(0.02 / 0.11)
+    assert f.images == 3
+    assert f.stretch_clock == "wall clock"
+    # On CUDA the probe also times the stretches on the GPU, and those are the ones reported.
+    overhead["step"]["gpu_gap"] = [0.031, 0.032, 0.033]
+    overhead["blocks"]["gpu_gap"] = [0.004, 0.005, 0.006]
+    on_gpu = BlockFigures.of(overhead, [])
+    assert (on_gpu.stretch_step, on_gpu.stretch_blocks) == (0.032, 0.005)
+    assert on_gpu.stretch_clock == "GPU (CUDA events)"
+    assert math.isnan(on_gpu.wait_p99_blocks)
+
+
+def test_the_sd15_shaped_pipeline_has_fourteen_blocks_to_checkpoint_at() -> None:
+    from types import SimpleNamespace
+
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from imagegen import pipeline_blocks
+    from perf.contention._pipelines import SD15_UNET, SD15_VAE
+
+    with torch.device("meta"):
+        pipe = SimpleNamespace(
+            unet=UNet2DConditionModel(**SD15_UNET), vae=AutoencoderKL(**SD15_VAE)
+        )
+    names = [name for name, _ in pipeline_blocks(pipe)]
+    assert sum(n.startswith("unet.") for n in names) == 9  # 4 down, mid, 4 up
+    assert sum(n.startswith("vae.decoder.") for n in names) == 5  # mid, 4 up
