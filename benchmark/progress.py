@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from datetime import timedelta
+from pathlib import Path
+
+from gpu_coord import utc_now
 
 log = logging.getLogger("benchmark.progress")
+# The run's progress as JSON in the results folder, replaced whole after every image: the
+# jobs service's dashboard reads it (jobs/dashboard/runner_view.py); nothing else keeps it.
+VIEW_NAME = "progress.json"
 
 
 def _duration(seconds: float) -> str:
@@ -21,12 +29,16 @@ class Progress:
     the rate and ETA come from the images made since this process started.
     """
 
-    def __init__(self, total: int, already: int = 0) -> None:
+    def __init__(
+        self, total: int, already: int = 0, *, view: Path | None = None, run_id: str | None = None
+    ) -> None:
         self.total = total
         self.done = already
         self.failed = 0
         self._made = 0
         self._start = time.monotonic()
+        self._view, self._run_id = view, run_id
+        self._publish(None, None)
 
     @property
     def rate(self) -> float:
@@ -58,3 +70,21 @@ class Progress:
         if not ok:
             self.failed += 1
         log.info(self.line(model, prompt_set))
+        self._publish(model, prompt_set)
+
+    def _publish(self, model: str | None, prompt_set: str | None) -> None:
+        """Replace the JSON view (``view``) atomically; a failed write only costs the view."""
+        if self._view is None:
+            return
+        state = {
+            "run_id": self._run_id, "model": model, "prompt_set": prompt_set,
+            "done": self.done, "total": self.total, "failed": self.failed,
+            "images_per_second": self.rate, "eta_seconds": self.eta_s,
+            "updated_at": utc_now(), "pid": os.getpid(),
+        }  # fmt: skip
+        temp = self._view.with_name(f".{self._view.name}.{os.getpid()}.tmp")
+        try:
+            temp.write_text(json.dumps(state), encoding="utf-8")
+            temp.replace(self._view)
+        except OSError as exc:
+            log.warning("progress view %s not written: %s", self._view, exc)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from jobs.dashboard import router as dashboard_router
 from jobs.errors import install_error_handlers
 from jobs.routes import router
 from jobs.service import JobService
@@ -43,4 +44,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(dashboard_router)
     return app

@@ -54,13 +54,26 @@ class Settings(BaseSettings):
     # Where GPU jobs meet the backend; None: gpu_coord's own default ($GPU_COORD_PATH).
     gpu_coord_path: Path | None = None
 
-    @field_validator("api_key")
+    # The dashboard (GET /): where it reads the backend's /metrics (in compose
+    # http://backend:8000) and the benchmark runner's results folder (read only).
+    backend_url: str = "http://127.0.0.1:8000"
+    backend_api_key: SecretStr | None = None  # when BACKEND_PROTECT_STATUS guards /metrics
+    results_dir: Path = Path("research/benchmark_results")
+
+    @field_validator("api_key", "backend_api_key")
     @classmethod
     def _empty_key_is_no_key(cls, value: SecretStr | None) -> SecretStr | None:
         # JOBS_API_KEY= (set but empty) in a compose file means "no key".
         if value is not None and not value.get_secret_value():
             return None
         return value
+
+    @field_validator("backend_url")
+    @classmethod
+    def _backend_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"backend_url {value!r}: expected an http:// or https:// URL")
+        return value.rstrip("/")
 
     @field_validator("job_user")
     @classmethod

@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     env["JOBS_PORT"] = str(args.jobs_port)
     env.setdefault("JOBS_DATA_DIR", str(results_dir / "jobs"))
     env.setdefault("JOBS_RESOURCES_DIR", str(ROOT / "research"))
+    env.setdefault("JOBS_RESULTS_DIR", str(results_dir))
+    env.setdefault("JOBS_BACKEND_URL", f"http://{args.host}:{args.port}")
 
     processes: list[subprocess.Popen[bytes]] = []
     base = f"http://{args.host}:{args.port}"
@@ -164,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  prompt sets  {data_dir}  (drop a .json/.jsonl/.csv/.tsv/.txt file here)\n"
             f"  results      {results_dir}  (images/, benchmark.sqlite3, "
             "reports/<run>/report.html)\n"
+            f"  dashboard    {jobs_url}/  (the lease, the queue, the runner and the jobs, live)\n"
             f"  jobs         {jobs_url}  (JOBS_URL={jobs_url} {sys.executable} -m jobs list)\n"
             f"               {jobs_note}\n"
             "  Ctrl-C stops all three.\n",
