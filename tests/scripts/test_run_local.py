@@ -29,7 +29,7 @@ def _launch(tmp_path: Path, port: int, **env_overrides: str) -> subprocess.Compl
     )
     env.update(env_overrides)
     return subprocess.run(
-        [sys.executable, str(LAUNCHER), "--port", str(port)],
+        [sys.executable, str(LAUNCHER), "--port", str(port), "--jobs-port", str(_free_port())],
         capture_output=True,
         text=True,
         env=env,
@@ -119,7 +119,7 @@ def test_runs_both_services_on_one_lease_and_stops_on_ctrl_c(tmp_path, tiny_mode
         }
     )
     launcher = subprocess.Popen(
-        [sys.executable, str(LAUNCHER), "--port", str(port)],
+        [sys.executable, str(LAUNCHER), "--port", str(port), "--jobs-port", str(_free_port())],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
