@@ -30,7 +30,8 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed ## create .venv with every dependency
 
-$(TINY_DIR)/tiny-models.json: $(BIN)/.installed
+# The recipes as prerequisites: a changed recipe (a new tiny model) rebuilds the set.
+$(TINY_DIR)/tiny-models.json: $(BIN)/.installed imagegen/_tiny.py imagegen/_tiny_preference.py
 	$(BIN)/python -m imagegen.tiny --out $(TINY_DIR)
 
 tiny: $(TINY_DIR)/tiny-models.json ## build the tiny offline models (under a second)

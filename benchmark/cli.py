@@ -1,4 +1,4 @@
-"""``python -m benchmark``: run, watch, report, status, check, prefetch.
+"""``python -m benchmark``: run, watch, report, compare, status, check, prefetch.
 
 Paths default to ``BENCHMARK_CONFIG``, ``BENCHMARK_DATA_DIR`` and
 ``BENCHMARK_RESULTS_DIR`` (or ``research/benchmark.toml``, ``research/data`` and
@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--out", type=Path, help="write the files here (default: RESULTS/reports/<run id>)"
     )
+    report.add_argument("--rank-by", metavar="METRIC", help="leaderboard metric (e.g. pickscore)")
+    compare = sub.add_parser("compare", help="compare two runs on the prompts they share")
+    common(compare, data_dir=False)
+    compare.add_argument("run_a", metavar="RUN_A", help="run id")
+    compare.add_argument("run_b", metavar="RUN_B", help="run id")
+    compare.add_argument(
+        "--out", type=Path, help="default: RESULTS/reports/compare-<RUN_A>-vs-<RUN_B>"
+    )
+    compare.add_argument("--rank-by", metavar="METRIC", help="leaderboard metric (e.g. pickscore)")
     status = sub.add_parser("status", help="runs, their counts, and the GPU lease")
     common(status, data_dir=False)
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -129,11 +138,62 @@ def _report(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         out = args.out or args.results_dir / "reports" / run.id
         try:
-            paths = write_run_report(store, run.id, args.results_dir, out)
+            paths = write_run_report(store, run.id, args.results_dir, out, args.rank_by)
         except OSError as exc:
             hint = " (a read-only results folder: give --out DIR)" if store.read_only else ""
             log.error("cannot write the report into %s: %s%s", out, exc.strerror or exc, hint)
             return EXIT_USAGE
+    for kind, path in sorted(paths.items()):
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _known_metric(name: str | None) -> bool:
+    from benchmark.metrics import get_metric
+
+    if name is None:
+        return True
+    try:
+        get_metric(name)
+    except KeyError as exc:
+        log.error("--rank-by: %s", exc.args[0])
+        return False
+    return True
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from benchmark.report import combine_runs, write_reports
+
+    db = args.results_dir / DB_NAME
+    if not db.is_file():
+        log.error("no results database in %s", args.results_dir)
+        return EXIT_USAGE
+    if not _known_metric(args.rank_by):
+        return EXIT_USAGE
+    with ResultsStore.for_reading(db) as store:
+        runs = [store.run(args.run_a), store.run(args.run_b)]
+        for run_id, found in zip((args.run_a, args.run_b), runs, strict=True):
+            if found is None:
+                known = ", ".join(r.id for r in store.runs()) or "none"
+                log.error("no run %s in %s (runs: %s)", run_id, args.results_dir, known)
+                return EXIT_USAGE
+        a, b = runs
+        assert a is not None
+        assert b is not None
+        try:
+            combined, rows = combine_runs(a, store.generations(a), b, store.generations(b))
+        except ValueError as exc:
+            log.error("%s", exc)
+            return EXIT_USAGE
+    out = args.out or args.results_dir / "reports" / f"compare-{a.id}-vs-{b.id}"
+    log.info("comparing %s and %s on %d shared prompts", a.id, b.id, combined["shared_prompts"])
+    try:
+        paths = write_reports(
+            combined, rows, results_dir=args.results_dir, out_dir=out, rank_by=args.rank_by
+        )
+    except OSError as exc:
+        log.error("cannot write the comparison into %s: %s", out, exc.strerror or exc)
+        return EXIT_USAGE
     for kind, path in sorted(paths.items()):
         print(f"{kind}: {path}")
     return 0
@@ -147,7 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             return _status(args)
         if args.command == "report":
-            return _report(args)
+            return _report(args) if _known_metric(args.rank_by) else EXIT_USAGE
+        if args.command == "compare":
+            return _compare(args)
         config = load_config(args.config)
         if args.command == "check":
             sets, errors = load_prompt_sets(args.data_dir)

@@ -1,10 +1,11 @@
-"""The one table of image metrics, and the shape every scorer has.
+"""The registry of image metrics, and the shape every scorer has.
 
 The store keeps scores in long form (generation, metric, value), and the report's
-columns, summary, category tables, charts and image captions iterate
-:data:`METRICS`, so a new metric is one row here plus the scorer that produces
-it (``benchmark.scoring``). Importing this module imports neither torch nor a
-model: the config, the store and the report read it freely.
+columns, summary, intervals, win rates, category tables, charts and image captions
+iterate :func:`metrics`, so a new metric is one :func:`register_metric` (which
+``benchmark.scoring.register_scorer`` does for the metrics a scorer declares).
+The panel's own metrics are registered here, so importing this module imports
+neither torch nor a model: the config, the store and the report read it freely.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["METRICS", "Metric", "Scorer", "metric_names"]
+__all__ = [
+    "Metric",
+    "Scorer",
+    "get_metric",
+    "metric_names",
+    "metrics",
+    "register_metric",
+    "scorer_names",
+    "unregister_metric",
+]
 
 
 @dataclass(frozen=True)
@@ -41,16 +51,60 @@ class Metric:
     hint: str
 
 
-METRICS: tuple[Metric, ...] = (
-    Metric("clip_score", "clip", "CLIP", "CLIP score", 2, True, "clip", "closer to the prompt"),
-    Metric("aesthetic_score", "aesthetic", "aesthetic", "aesthetic score", 3, True, "aesthetic",
-           "prettier"),
-)  # fmt: skip
+_REGISTRY: dict[str, Metric] = {}
+
+
+def register_metric(metric: Metric) -> None:
+    """Add ``metric`` to the registry (replacing one of the same name, keeping its place)."""
+    if not isinstance(metric, Metric):
+        raise TypeError(f"register_metric: expected a Metric, got {type(metric).__name__}")
+    for other in _REGISTRY.values():
+        if other.short == metric.short and other.name != metric.name:
+            raise ValueError(
+                f"register_metric: short name {metric.short!r} of {metric.name!r} is "
+                f"already used by {other.name!r}"
+            )
+    _REGISTRY[metric.name] = metric
+
+
+def unregister_metric(name: str) -> None:
+    """Remove the metric ``name`` (a test that registered one cleans up with this)."""
+    _REGISTRY.pop(name, None)
+
+
+def metrics() -> tuple[Metric, ...]:
+    """Every registered metric, in registration order (the panel's own come first)."""
+    return tuple(_REGISTRY.values())
 
 
 def metric_names() -> tuple[str, ...]:
-    """The names of :data:`METRICS`, in table order (the first is the primary metric)."""
-    return tuple(m.name for m in METRICS)
+    """The names of :func:`metrics`, in the same order."""
+    return tuple(_REGISTRY)
+
+
+def get_metric(name: str) -> Metric:
+    """The metric called ``name``; ``KeyError`` naming the known ones otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no metric {name!r} (known: {', '.join(_REGISTRY)})") from None
+
+
+def scorer_names() -> tuple[str, ...]:
+    """The scorers the registered metrics name, in order, each once."""
+    return tuple(dict.fromkeys(m.scorer for m in _REGISTRY.values()))
+
+
+for _metric in (
+    Metric("clip_score", "clip", "CLIP", "CLIP score", 2, True, "clip", "closer to the prompt"),
+    Metric("aesthetic_score", "aesthetic", "aesthetic", "aesthetic score", 3, True, "aesthetic",
+           "prettier"),
+    Metric("pickscore", "pick", "PickScore", "PickScore", 2, True, "pickscore",
+           "preferred by people"),
+    Metric("hps_v21", "hps", "HPS v2.1", "HPS v2.1 score", 2, True, "hps",
+           "preferred by people"),
+):  # fmt: skip
+    register_metric(_metric)
 
 
 class Scorer(Protocol):

@@ -2,9 +2,12 @@
 
 Pipelines are fetched with ``DiffusionPipeline.download`` (built on
 ``huggingface_hub``), which picks exactly the files ``from_pretrained`` will read
-for the configured variant; the CLIP scorer with ``snapshot_download`` limited to
-its safetensors, configs and tokenizer files; the aesthetic head with
-``hf_hub_download``. Local folders are skipped. ``HF_HOME`` and ``HF_TOKEN`` apply.
+for the configured variant; the scorers that ``[scorers] enabled`` lists: the
+CLIP models (CLIP, PickScore, the LAION ViT-H-14 processor and config) with
+``snapshot_download`` limited to safetensors, configs and tokenizer files (the
+ViT-H-14 repo for HPS to its configs and tokenizer: HPS brings its own weights),
+the aesthetic head and the HPS v2.1 checkpoint with ``hf_hub_download``. Local
+folders are skipped. ``HF_HOME`` and ``HF_TOKEN`` apply.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from benchmark.config import BenchmarkConfig
 log = logging.getLogger("benchmark.prefetch")
 
 _CLIP_FILES = ["*.json", "*.txt", "*.safetensors"]
+_CONFIG_FILES = ["*.json", "*.txt"]  # config, processor and tokenizer: no weights
 
 
 def _is_local(source: str) -> bool:
@@ -60,18 +64,36 @@ def prefetch(
         log.info("%s: ready in %s (%.0f s)", label, folder, time.monotonic() - started)
     if scorers and config.run.score:
         sc = config.scorers
+        wanted: dict[str, tuple[str, list[str] | str]] = {}  # repo -> (label, patterns | file)
+        uses = set(sc.enabled)
+
+        def want(repo: str, label: str, what: list[str] | str) -> None:
+            if _is_local(repo):
+                return
+            known = wanted.get(repo)
+            # One repo may serve two scorers (the ViT-H-14 processor): fetch the wider set.
+            if known is None or (isinstance(what, list) and what == _CLIP_FILES):
+                wanted[repo] = (label, what)
+
+        if uses & {"clip", "aesthetic"}:
+            want(sc.clip_model, f"CLIP {sc.clip_model}", _CLIP_FILES)
+        if "aesthetic" in uses:
+            want(sc.aesthetic_head, f"aesthetic head {sc.aesthetic_head}", sc.aesthetic_file)
+        if "pickscore" in uses:
+            want(sc.pickscore_model, f"PickScore {sc.pickscore_model}", _CLIP_FILES)
+            want(sc.pickscore_processor, f"processor {sc.pickscore_processor}", _CONFIG_FILES)
+        if "hps" in uses:
+            want(sc.hps_checkpoint, f"HPS {sc.hps_checkpoint}/{sc.hps_file}", sc.hps_file)
+            want(sc.hps_architecture, f"architecture {sc.hps_architecture}", _CONFIG_FILES)
         jobs = []
-        if not _is_local(sc.clip_model):
-            jobs.append(
-                (f"CLIP {sc.clip_model}", lambda: snapshot_download(
-                    sc.clip_model, allow_patterns=_CLIP_FILES, token=token))
-            )  # fmt: skip
-        if not _is_local(sc.aesthetic_head):
-            jobs.append(
-                (f"aesthetic head {sc.aesthetic_head}/{sc.aesthetic_file}", lambda: hf_hub_download(
-                    sc.aesthetic_head, sc.aesthetic_file, token=token))
-            )  # fmt: skip
-        for label, fetch in jobs:
+        for repo, (label, what) in wanted.items():
+            if isinstance(what, str):
+                jobs.append((label, lambda r=repo, f=what: hf_hub_download(r, f, token=token)))
+            else:
+                jobs.append((label, lambda r=repo, p=what: snapshot_download(
+                    r, allow_patterns=p, token=token)))  # fmt: skip
+        for number, (label, fetch) in enumerate(jobs, start=1):
+            label = f"[{number}/{len(jobs)}] {label}"
             log.info("scorer %s: fetching", label)
             try:
                 log.info("scorer %s: ready in %s", label, fetch())

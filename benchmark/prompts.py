@@ -8,7 +8,7 @@ Formats, chosen by file extension:
 - ``.jsonl``: one string or object per line (blank lines are ignored);
 - ``.csv`` / ``.tsv``: a header row with a prompt column (``prompt``, ``Prompt`` as
   in PartiPrompts, or ``Prompts`` as in DrawBench) and optional ``id`` and
-  ``category``/``Category`` columns;
+  ``category``/``Category`` columns, and PartiPrompts' ``Challenge`` column;
 - ``.txt``: one prompt a line (blank lines and lines starting with ``#`` are skipped).
 
 A prompt set is all or nothing: any bad entry (not UTF-8, bad JSON, missing or
@@ -16,6 +16,12 @@ empty prompt, duplicate id, a prompt longer than :data:`MAX_PROMPT_CHARS`)
 rejects the whole file with a :class:`PromptSetError` naming the file and the
 entry, so a researcher never gets a silently partial benchmark. Identity is the
 file's content hash: an edited file is a new prompt set.
+
+Categories are the report's groups. A prompt with one (DrawBench's Category, a
+``category`` field) keeps it as plain text; one with more (PartiPrompts' Category
+and Challenge, or ``category`` and ``challenge`` fields) keeps them as one JSON
+object, ``{"category": "Animals", "challenge": "Basic"}``, in the same single
+``category`` the store and the rows carry; :func:`category_axes` reads either form.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ MAX_PROMPT_CHARS = 4000
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _PROMPT_COLUMNS = ("prompt", "prompts", "text", "caption")
 _CATEGORY_COLUMNS = ("category", "categories")
+# Further category axes a set may carry beside its category (PartiPrompts' Challenge).
+_AXIS_COLUMNS = ("challenge",)
 # 64 characters of up to 3 UTF-8 bytes, the hash and what image names add stay
 # under the usual 255-byte limit of a file name.
 _MAX_NAME_CHARS = 64
@@ -101,12 +109,45 @@ def safe_name(name: str) -> str:
     return f"{cleaned[:_MAX_NAME_CHARS] or 'unnamed'}-{digest}"
 
 
+def encode_categories(axes: dict[str, Any]) -> str | None:
+    """One category string from ``{axis: value}`` (empty values dropped).
+
+    Only ``category``: its plain text, as before; more axes: a JSON object.
+    """
+    clean = {k: str(v).strip() for k, v in axes.items() if v is not None and str(v).strip()}
+    if not clean:
+        return None
+    if list(clean) == ["category"]:
+        return clean["category"]
+    return json.dumps(clean, ensure_ascii=False, sort_keys=True)
+
+
+def category_axes(category: str | None) -> dict[str, str]:
+    """The axes of a stored category: ``{"category": ..., "challenge": ...}``.
+
+    Plain text is the one axis ``category``; None is no axis at all.
+    """
+    if not category:
+        return {}
+    if category.startswith("{"):
+        try:
+            decoded = json.loads(category)
+        except json.JSONDecodeError:
+            decoded = None
+        if isinstance(decoded, dict) and all(isinstance(v, str) for v in decoded.values()):
+            return {str(k): v for k, v in decoded.items()}
+    return {"category": category}
+
+
 def _entry_from_object(path: Path, where: str, item: dict[str, Any]) -> tuple[Any, Any, Any]:
     lowered = {str(k).lower(): v for k, v in item.items()}
     text = next((lowered[c] for c in _PROMPT_COLUMNS if c in lowered), None)
     if text is None:
         raise PromptSetError(path, "no 'prompt' field", where)
     category = next((lowered[c] for c in _CATEGORY_COLUMNS if c in lowered), None)
+    axes = {a: lowered[a] for a in _AXIS_COLUMNS if a in lowered}
+    if axes and isinstance(category, str | None):
+        category = encode_categories({"category": category, **axes})
     return lowered.get("id"), text, category
 
 
@@ -150,7 +191,7 @@ def _raw_entries(path: Path, text: str) -> list[tuple[str, Any, Any, Any, dict[s
             out.append((where, None, item, None, {}))
         elif isinstance(item, dict):
             pid, prompt, category = _entry_from_object(path, where, item)
-            skip = {"id", *_PROMPT_COLUMNS, *_CATEGORY_COLUMNS}
+            skip = {"id", *_PROMPT_COLUMNS, *_CATEGORY_COLUMNS, *_AXIS_COLUMNS}
             extra = {k: v for k, v in item.items() if str(k).lower() not in skip}
             out.append((where, pid, prompt, category, extra))
         else:
@@ -172,6 +213,7 @@ def _csv_entries(
             path, f"no prompt column in header {header} (expected Prompt or Prompts)", "line 1"
         )
     category_col = next((lowered[c] for c in _CATEGORY_COLUMNS if c in lowered), None)
+    axis_cols = {a: lowered[a] for a in _AXIS_COLUMNS if a in lowered}
     id_col = lowered.get("id")
     reader.fieldnames = header
     out: list[tuple[str, Any, Any, Any, dict[str, Any]]] = []
@@ -180,9 +222,12 @@ def _csv_entries(
             where = f"line {reader.line_num}"
             if None in row:
                 raise PromptSetError(path, "more fields than the header has", where)
-            used = {prompt_col, category_col, id_col}
+            used = {prompt_col, category_col, id_col, *axis_cols.values()}
             extra = {k: v for k, v in row.items() if k not in used and v not in (None, "")}
             category = row.get(category_col) if category_col else None
+            if axis_cols:
+                axes = {a: row.get(col) for a, col in axis_cols.items()}
+                category = encode_categories({"category": category, **axes})
             out.append(
                 (where, row.get(id_col) if id_col else None, row[prompt_col], category, extra)
             )

@@ -20,14 +20,14 @@ from benchmark.metrics import metric_names
 
 __all__ = [
     "MEASURE_COLUMNS",
-    "ROW_COLUMNS",
-    "SCORE_COLUMNS",
     "Generation",
     "ItemKey",
     "Measures",
     "RunRecord",
     "Status",
     "prompt_hash",
+    "row_columns",
+    "score_columns",
 ]
 
 Status = Literal["ok", "failed"]
@@ -46,11 +46,19 @@ class Measures:
     lease_wait_s: float  # generation and scoring waits, first grant and re-grants
     yields: int
     energy_j: float | None  # NVML only, the yielded part excluded
+    # Where the image was made (benchmark.placement; docs/benchmark.md):
+    device: str | None = None  # torch device, and its lease when not the same ("cpu lease 1")
+    placement: str | None = None  # gpu, model_offload or sequential_offload
+    resident_mem_bytes: int | None = None  # what the model kept on the device (CUDA only)
+    working_mem_bytes: int | None = None  # peak minus resident: the image's own (CUDA only)
 
 
 MEASURE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Measures))
-# The scores a row shows, one column per metric of the one table (benchmark.metrics).
-SCORE_COLUMNS: tuple[str, ...] = metric_names()
+
+
+def score_columns() -> tuple[str, ...]:
+    """The scores a row shows: one column per registered metric (``benchmark.metrics``)."""
+    return metric_names()
 
 
 def prompt_hash(text: str) -> str:
@@ -92,7 +100,7 @@ class Generation:
     created_at: str | None = field(default=None, compare=False)
 
     def as_row(self) -> dict[str, Any]:
-        """The flat row of ``ROW_COLUMNS`` that ``benchmark.report.write_reports`` takes."""
+        """The flat row of :func:`row_columns` that ``benchmark.report.write_reports`` takes."""
         measures = asdict(self.measures) if self.measures is not None else {}
         scores = self.scores or {}
         row: dict[str, Any] = {
@@ -107,15 +115,20 @@ class Generation:
             "image_path": self.image_path,
         }
         row.update({name: measures.get(name) for name in MEASURE_COLUMNS})
-        row.update({name: scores.get(name) for name in SCORE_COLUMNS})
+        row.update({name: scores.get(name) for name in score_columns()})
         return row
 
 
-# The columns of a report row (and of report.csv), in this order.
-ROW_COLUMNS: tuple[str, ...] = (
+_IDENTITY_COLUMNS = (
     "prompt_set", "prompt_id", "prompt", "category", "model", "seed", "status", "error",
-    "image_path", *MEASURE_COLUMNS, *SCORE_COLUMNS,
+    "image_path",
 )  # fmt: skip
+
+
+def row_columns() -> tuple[str, ...]:
+    """The columns of a report row (and of report.csv), in this order; scores follow the
+    metric registry, so a registered metric is a column everywhere at once."""
+    return (*_IDENTITY_COLUMNS, *MEASURE_COLUMNS, *score_columns())
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from imagegen._tiny import build_tiny_models
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m imagegen.tiny",
-        description="Build the tiny offline models (Stable Diffusion, CLIP, aesthetic head).",
+        description="Build the tiny offline models (Stable Diffusion and the scorer models).",
     )
     parser.add_argument("--out", required=True, type=Path, help="folder to write the models into")
     parser.add_argument("--force", action="store_true", help="rebuild even if a build is there")
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     took = time.perf_counter() - started
     print(f"tiny models ready in {paths.root} ({took:.1f} s)")
-    for name in ("pipeline", "clip", "aesthetic"):
+    for name in ("pipeline", "clip", "aesthetic", "vit_h", "pickscore", "hps"):
         print(f"  {name:<9} {getattr(paths, name)}")
     return 0
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from benchmark.metrics import METRICS
+from benchmark.metrics import Metric
+from benchmark.prompts import category_axes
 from benchmark.report._format import format_number, format_seconds, format_text
 
-__all__ = ["image_href", "render_grid"]
+__all__ = ["category_label", "image_href", "render_grid"]
 
 
 def image_href(results_dir: Path, out_dir: Path, image_path: str | None) -> str | None:
@@ -33,15 +34,17 @@ def image_href(results_dir: Path, out_dir: Path, image_path: str | None) -> str 
 def render_grid(
     rows: Sequence[Mapping[str, Any]],
     names: Sequence[str],
+    shown: Sequence[Metric],
     *,
+    primary: Metric,
     results_dir: Path,
     out_dir: Path,
 ) -> str:
     """The grid as HTML: a filter box, then a table with a row per (prompt set, prompt id).
 
-    Each cell holds one figure per seed (image, or the failure reason) for one of
-    ``names``; the model with the highest mean CLIP score on a prompt gets a marked
-    cell when at least two models were scored on it.
+    Each cell holds one figure per seed (image, its ``shown`` scores, or the failure
+    reason) for one of ``names``; the model with the best mean ``primary`` score on
+    a prompt gets a marked cell when at least two models were scored on it.
     """
     prompts: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
@@ -49,7 +52,9 @@ def render_grid(
     if not prompts:
         return "<p>No images yet.</p>"
     categories = sorted({str(r.get("category")) for r in rows if r.get("category")})
-    options = "".join(f"<option>{escape(c)}</option>" for c in categories)
+    options = "".join(
+        f'<option value="{escape(c)}">{escape(category_label(c))}</option>' for c in categories
+    )
     lines = [
         "<div class=filters><input id=filter type=search placeholder='filter prompts…' "
         "aria-label='filter prompts'>"
@@ -69,15 +74,16 @@ def render_grid(
             f'<tr data-search="{escape(search.lower())}" '
             f'data-category="{escape(format_text(category) if category else "")}"><th class=prompt>'
             f"<p>{escape(format_text(first['prompt']))}</p><small>{escape(prompt_set)} · "
-            f"{escape(prompt_id)}{' · ' + escape(str(category)) if category else ''}</small></th>"
+            f"{escape(prompt_id)}{' · ' + escape(category_label(category)) if category else ''}"
+            "</small></th>"
         )
-        best = _best_model(group)
+        best = _best_model(group, primary)
         for name in names:
             cell = sorted(
                 (r for r in group if r["model"] == name), key=lambda r: format_text(r.get("seed"))
             )
-            figures = "".join(_figure(r, results_dir, out_dir) for r in cell)
-            marked = ' class=top title="highest mean CLIP score on this prompt"'
+            figures = "".join(_figure(r, results_dir, out_dir, shown) for r in cell)
+            marked = f' class=top title="best mean {escape(primary.label)} on this prompt"'
             lines.append(
                 f"<td{marked if name == best else ''}>"
                 f"{figures or '<span class=muted>not run yet</span>'}</td>"
@@ -87,10 +93,13 @@ def render_grid(
     return "".join(lines)
 
 
-def _best_model(group: Sequence[Mapping[str, Any]]) -> str | None:
+def category_label(category: str | None) -> str:
+    """A stored category as people read it: ``Animals · Basic`` for one with axes."""
+    return " · ".join(category_axes(category).values())
+
+
+def _best_model(group: Sequence[Mapping[str, Any]], primary: Metric) -> str | None:
     # Ties and single-model prompts mark nothing: a marker must mean "beat the others".
-    # By the primary metric (the first of the table).
-    primary = METRICS[0]
     scores: dict[str, list[float]] = {}
     for row in group:
         value = row.get(primary.name)
@@ -104,7 +113,9 @@ def _best_model(group: Sequence[Mapping[str, Any]]) -> str | None:
     return None if means[0][0] == means[1][0] else means[0][1]
 
 
-def _figure(row: Mapping[str, Any], results_dir: Path, out_dir: Path) -> str:
+def _figure(
+    row: Mapping[str, Any], results_dir: Path, out_dir: Path, shown: Sequence[Metric]
+) -> str:
     seed = f"seed {format_text(row.get('seed'))}"
     if row["status"] == "failed":
         reason = escape(format_text(row.get("error") or "no reason recorded"))
@@ -124,7 +135,7 @@ def _figure(row: Mapping[str, Any], results_dir: Path, out_dir: Path) -> str:
             f'alt="{escape(format_text(row["prompt"]))}" title="{escape(size)}"></a>'
         )
     scores = "".join(
-        f"{m.column} {format_number(row.get(m.name), max(m.digits - 1, 0))} · " for m in METRICS
+        f"{m.column} {format_number(row.get(m.name), max(m.digits - 1, 0))} · " for m in shown
     )
     caption = f"{escape(seed)} · {escape(scores)}{escape(format_seconds(row.get('latency_s')))}"
     return f"<figure>{picture}<figcaption>{caption}</figcaption></figure>"

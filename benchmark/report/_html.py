@@ -12,12 +12,14 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from benchmark.metrics import METRICS, Metric
+from benchmark.metrics import Metric
 from benchmark.report._assets import PAGE_SCRIPT, PAGE_STYLE
+from benchmark.report._comparison import Comparison
+from benchmark.report._comparison_html import comparison_html
 from benchmark.report._format import format_bytes, format_number, format_seconds, format_text
 from benchmark.report._grid import render_grid
 from benchmark.report._summary import ModelSummary
-from benchmark.report._svg import PALETTE, Point, Series, bar_chart, scatter_chart, strip_chart
+from benchmark.report._svg import PALETTE, Series, bar_chart, strip_chart
 from benchmark.report._tabular import reused_text
 
 __all__ = ["render_html"]
@@ -31,11 +33,20 @@ def _metric_columns(m: Metric) -> list[tuple[str, str, Callable[[Any], str], boo
             for kind in ("mean", "median")]  # fmt: skip
 
 
-# (header, summary key, formatter, True when higher is better / False lower / None neither)
-_COLUMNS: tuple[tuple[str, str, Callable[[Any], str], bool | None], ...] = (
-    ("ok", "ok", str, None),
-    ("failed", "failed", str, None),
-    *(column for m in METRICS for column in _metric_columns(m)),
+Column = tuple[str, str, Callable[[Any], str], bool | None]
+
+
+def _columns(shown: Sequence[Metric]) -> tuple[Column, ...]:
+    # (header, summary key, formatter, True when higher is better / False lower / None neither)
+    return (
+        ("ok", "ok", str, None),
+        ("failed", "failed", str, None),
+        *(column for m in shown for column in _metric_columns(m)),
+        *_MEASURE_COLUMNS,
+    )
+
+
+_MEASURE_COLUMNS: tuple[Column, ...] = (
     ("latency p50", "latency_p50_s", format_seconds, False),
     ("latency p95", "latency_p95_s", format_seconds, False),
     ("images/s", "images_per_s", lambda v: format_number(v, 3), True),
@@ -51,33 +62,47 @@ def render_html(
     run: Mapping[str, Any],
     rows: Sequence[Mapping[str, Any]],
     summaries: Sequence[ModelSummary],
-    categories: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    categories: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float | None]]]],
     generated_at: str,
     *,
+    comparison: Comparison,
     results_dir: Path,
     out_dir: Path,
 ) -> str:
-    """The whole page as one self-contained string (inline CSS, JS and SVG)."""
+    """The whole page as one self-contained string (inline CSS, JS and SVG).
+
+    ``categories`` is ``{metric: {axis: {category: {model: mean}}}}``.
+    """
+    shown = comparison.shown
     colors = {s.model: PALETTE[i % len(PALETTE)] for i, s in enumerate(summaries)}
     title = f"Benchmark run {run['id']}"
     body = [
         f"<header><h1>{escape(title)}</h1>{_facts(run, summaries, generated_at)}</header>",
         _nav(),
         '<section id="summary"><h2>Per model</h2>',
-        _summary_table(summaries, colors),
+        _summary_table(summaries, colors, _columns(shown)),
         "<p class=note>Scores, latency and throughput count successful images only. "
         "images/s = ok images ÷ summed generation latency (lease waits excluded). "
         "The best value of each column is in bold.</p></section>",
-        f'<section id="charts"><h2>Charts</h2>{_charts(rows, summaries, colors)}</section>',
+        comparison_html(comparison, summaries, colors),
+        f'<section id="charts"><h2>Charts</h2>{_charts(rows, summaries, colors, shown)}</section>',
         '<section id="categories"><h2>Scores by category</h2>',
         *(
-            _category_table(categories.get(m.name, {}), summaries, f"Mean {m.label}", m.digits)
-            for m in METRICS
+            _category_table(table, summaries, f"Mean {m.label} by {axis}", m.digits)
+            for m in shown
+            for axis, table in categories.get(m.name, {}).items()
         ),
         "</section>",
         f'<section id="failures">{_failures(rows)}</section>',
         '<section id="grid"><h2>Images by prompt</h2>',
-        render_grid(rows, [s.model for s in summaries], results_dir=results_dir, out_dir=out_dir),
+        render_grid(
+            rows,
+            [s.model for s in summaries],
+            shown,
+            primary=comparison.rank_by,
+            results_dir=results_dir,
+            out_dir=out_dir,
+        ),
         "</section>",
     ]
     return (
@@ -112,6 +137,10 @@ def _facts(run: Mapping[str, Any], summaries: Sequence[ModelSummary], generated_
 def _nav() -> str:
     links = [
         ("summary", "Per model"),
+        ("leaderboard", "Leaderboard"),
+        ("intervals", "Intervals"),
+        ("wins", "Win rates"),
+        ("pareto", "Quality against cost"),
         ("charts", "Charts"),
         ("categories", "By category"),
         ("failures", "Failures"),
@@ -120,14 +149,16 @@ def _nav() -> str:
     return "<nav>" + " · ".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in links) + "</nav>"
 
 
-def _summary_table(summaries: Sequence[ModelSummary], colors: Mapping[str, str]) -> str:
+def _summary_table(
+    summaries: Sequence[ModelSummary], colors: Mapping[str, str], columns: Sequence[Column]
+) -> str:
     best: dict[str, Any] = {}
     table = [s.as_dict() for s in summaries]
-    for _, attribute, _, higher in _COLUMNS:
+    for _, attribute, _, higher in columns:
         values = [row[attribute] for row in table if row[attribute] is not None]
         if higher is not None and len(values) > 1:
             best[attribute] = max(values) if higher else min(values)
-    head = "".join(f"<th>{escape(header)}</th>" for header, *_ in _COLUMNS)
+    head = "".join(f"<th>{escape(header)}</th>" for header, *_ in columns)
     lines = [f"<div class=scroll><table class=summary><thead><tr><th>model</th>{head}</tr></thead>"]
     lines.append("<tbody>")
     for s, row in zip(summaries, table, strict=True):
@@ -135,7 +166,7 @@ def _summary_table(summaries: Sequence[ModelSummary], colors: Mapping[str, str])
             f'<th><span class=swatch style="background:{colors[s.model]}"></span>'
             f"{escape(s.model)}</th>"
         ]
-        for _, attribute, fmt, _ in _COLUMNS:
+        for _, attribute, fmt, _ in columns:
             value = row[attribute]
             classes = []
             if attribute in best and value == best[attribute]:
@@ -150,7 +181,10 @@ def _summary_table(summaries: Sequence[ModelSummary], colors: Mapping[str, str])
 
 
 def _charts(
-    rows: Sequence[Mapping[str, Any]], summaries: Sequence[ModelSummary], colors: Mapping[str, str]
+    rows: Sequence[Mapping[str, Any]],
+    summaries: Sequence[ModelSummary],
+    colors: Mapping[str, str],
+    shown: Sequence[Metric],
 ) -> str:
     def series(metric: str) -> list[Series]:
         return [
@@ -176,9 +210,8 @@ def _charts(
             fmt=lambda v: f"{v:.{m.digits}f}",
         )
 
-    primary = METRICS[0]
     charts = [
-        *(score_chart(m) for m in METRICS),
+        *(score_chart(m) for m in shown),
         strip_chart(
             "Latency per image (lower is better)",
             series("latency_s"),
@@ -191,17 +224,6 @@ def _charts(
             fmt=lambda v: f"{v:.3g}",
         ),
         _memory_chart(summaries, colors),
-        scatter_chart(
-            "Quality against speed (up and left is better)",
-            [
-                Point(s.model, colors[s.model], s.latency_p50_s, quality)
-                for s in summaries
-                if s.latency_p50_s is not None
-                and (quality := s.score_means.get(primary.name)) is not None
-            ],
-            x_title="latency p50, s",
-            y_title=f"mean {primary.label}",
-        ),
         bar_chart(
             "GPU energy per image, J (lower is better)",
             [(s.model, colors[s.model], s.energy_j_mean) for s in summaries],
@@ -210,7 +232,7 @@ def _charts(
     ]
     legend = (
         "<p class=note>Dots: one image each. Bar: median (value at right). "
-        "Diamond: mean. Scatter: one point per model. Hover for values.</p>"
+        "Diamond: mean. Hover for values.</p>"
     )
     return (
         legend + "<div class=charts>" + "".join(f"<figure>{c}</figure>" for c in charts) + "</div>"

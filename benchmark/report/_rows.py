@@ -6,10 +6,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from benchmark.records import ROW_COLUMNS, Generation, RunRecord
+from benchmark.records import Generation, RunRecord, row_columns
 
 __all__ = [
-    "ROW_COLUMNS",
     "RUN_KEYS",
     "model_order",
     "normalise_rows",
@@ -58,6 +57,7 @@ def normalise_rows(rows: Sequence[Generation | Mapping[str, Any]]) -> list[dict[
     JSON or in a mean). Raises ``ValueError`` naming the row index and the field at fault.
     """
     result: list[dict[str, Any]] = []
+    columns = row_columns()
     for index, given in enumerate(rows):
         row = given.as_row() if isinstance(given, Generation) else given
         if not isinstance(row, Mapping):
@@ -70,7 +70,7 @@ def normalise_rows(rows: Sequence[Generation | Mapping[str, Any]]) -> list[dict[
                 f"write_reports: rows[{index}]['status'] is {row['status']!r}, "
                 f"expected one of {_STATUSES}"
             )
-        clean: dict[str, Any] = dict.fromkeys(ROW_COLUMNS)
+        clean: dict[str, Any] = dict.fromkeys(columns)
         clean.update({str(key): _clean(value) for key, value in row.items()})
         result.append(clean)
     return result

@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.metrics import METRICS
+from benchmark.metrics import metrics
+from benchmark.prompts import category_axes
+from benchmark.report._stats import bootstrap_ci
 
-__all__ = ["ModelSummary", "category_means", "percentile", "summarize"]
+__all__ = ["ModelSummary", "category_axes_of", "category_means", "percentile", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,8 @@ class ModelSummary:
     Scores, latency and throughput use the successful ("ok") rows only. ``images_per_s`` is
     ok images divided by the summed generation latency (the lease wait excluded), so it
     measures the model, not how busy the backend kept the GPU. ``score_means`` and
-    ``score_medians`` hold every metric of ``benchmark.metrics.METRICS`` by name.
+    ``score_medians`` hold every registered metric (``benchmark.metrics``) by name,
+    ``score_cis`` the 95% bootstrap interval of each mean (``_stats.bootstrap_ci``).
     """
 
     model: str
@@ -38,19 +41,24 @@ class ModelSummary:
     energy_j_mean: float | None
     score_means: Mapping[str, float | None] = field(default_factory=dict)
     score_medians: Mapping[str, float | None] = field(default_factory=dict)
+    score_cis: Mapping[str, tuple[float, float] | None] = field(default_factory=dict)
 
     def value(self, key: str) -> Any:
         """A column of :meth:`as_dict` by its key (``clip_mean``, ``latency_p50_s``, ...)."""
         return self.as_dict()[key]
 
     def as_dict(self) -> dict[str, Any]:
-        """The summary as a JSON-ready dict: counts, ``<metric>_mean``/``_median``, the rest."""
+        """The summary as a JSON-ready dict: counts, ``<short>_mean``/``_median``/``_ci_low``/
+        ``_ci_high`` per metric, the rest."""
         out: dict[str, Any] = {"model": self.model, "images": self.images, "ok": self.ok,
                                "failed": self.failed}  # fmt: skip
-        for metric in METRICS:
+        for metric in metrics():
             out[f"{metric.short}_mean"] = self.score_means.get(metric.name)
             out[f"{metric.short}_median"] = self.score_medians.get(metric.name)
-        skip = {"model", "images", "ok", "failed", "score_means", "score_medians"}
+            interval = self.score_cis.get(metric.name)
+            out[f"{metric.short}_ci_low"] = interval[0] if interval else None
+            out[f"{metric.short}_ci_high"] = interval[1] if interval else None
+        skip = {"model", "images", "ok", "failed", "score_means", "score_medians", "score_cis"}
         out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip})
         return out
 
@@ -69,7 +77,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], models: Sequence[str]) -> list[
 
 def _summarize_one(model: str, rows: Sequence[Mapping[str, Any]]) -> ModelSummary:
     ok = [row for row in rows if row["status"] == "ok"]
-    scores = {metric.name: _numbers(row.get(metric.name) for row in ok) for metric in METRICS}
+    scores = {metric.name: _numbers(row.get(metric.name) for row in ok) for metric in metrics()}
     latency = _numbers(row.get("latency_s") for row in ok)
     steps_per_s = _numbers(row.get("steps_per_s") for row in ok)
     memory = _numbers(row.get("peak_mem_bytes") for row in rows)
@@ -92,21 +100,32 @@ def _summarize_one(model: str, rows: Sequence[Mapping[str, Any]]) -> ModelSummar
         energy_j_mean=_mean(energy),
         score_means={name: _mean(values) for name, values in scores.items()},
         score_medians={name: _median(values) for name, values in scores.items()},
+        score_cis={name: bootstrap_ci(values) for name, values in scores.items()},
     )
 
 
+def category_axes_of(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The category axes the rows carry (``category``, and ``challenge`` for PartiPrompts)."""
+    axes = dict.fromkeys(a for row in rows for a in category_axes(row.get("category")))
+    return list(axes) or ["category"]
+
+
 def category_means(
-    rows: Sequence[Mapping[str, Any]], models: Sequence[str], metric: str
+    rows: Sequence[Mapping[str, Any]],
+    models: Sequence[str],
+    metric: str,
+    axis: str = "category",
 ) -> dict[str, dict[str, float | None]]:
     """Mean ``metric`` over ok rows per category and model: ``{category: {model: mean}}``.
 
-    Rows without a category are grouped under ``"(none)"``; categories are sorted.
+    ``axis`` picks which of a prompt's categories (``benchmark.prompts.category_axes``)
+    groups the rows. Rows without one are grouped under ``"(none)"``; categories are sorted.
     """
     grouped: dict[str, dict[str, list[float]]] = {}
     for row in rows:
         if row["status"] != "ok":
             continue
-        category = str(row.get("category") or "(none)")
+        category = category_axes(row.get("category")).get(axis) or "(none)"
         value = row.get(metric)
         per_model = grouped.setdefault(category, {})
         if isinstance(value, int | float) and not isinstance(value, bool):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["PALETTE", "Point", "Series", "bar_chart", "nice_ticks", "scatter_chart", "strip_chart"]
+__all__ = ["PALETTE", "Point", "Series", "bar_chart", "nice_ticks", "strip_chart"]
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = (
@@ -40,7 +40,7 @@ class Series:
 
 @dataclass(frozen=True)
 class Point:
-    """One labelled point of a scatter chart."""
+    """One labelled point of a scatter chart (``_matrix.pareto_chart``)."""
 
     label: str
     color: str
@@ -145,55 +145,6 @@ def bar_chart(
         parts.append(
             f'<text x="{_LEFT + width + 6:.1f}" y="{y + 4:.1f}" class="value">'
             f"{escape(fmt(value))}</text>"
-        )
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
-def scatter_chart(title: str, points: Sequence[Point], *, x_title: str, y_title: str) -> str:
-    """Labelled points on two axes: one point per model, e.g. speed against quality."""
-    if not points:
-        return _empty(title)
-    left, right, top, bottom, height = 60, 150, _TOP + 6, 44, 300
-    x_ticks = nice_ticks(min(p.x for p in points), max(p.x for p in points), 4)
-    y_ticks = nice_ticks(min(p.y for p in points), max(p.y for p in points), 4)
-    x_span = (x_ticks[-1] - x_ticks[0]) or 1.0
-    y_span = (y_ticks[-1] - y_ticks[0]) or 1.0
-
-    def px(value: float) -> float:
-        return left + (value - x_ticks[0]) / x_span * (_WIDTH - left - right)
-
-    def py(value: float) -> float:
-        return height - bottom - (value - y_ticks[0]) / y_span * (height - bottom - top)
-
-    x_decimals, y_decimals = _decimals(x_ticks), _decimals(y_ticks)
-    parts = [_open(title, height)]
-    for tick in x_ticks:
-        parts.append(
-            f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{top}" y2="{height - bottom}" '
-            f'class="grid"/><text x="{px(tick):.1f}" y="{height - bottom + 16}" class="tick">'
-            f"{tick:.{x_decimals}f}</text>"
-        )
-    for tick in y_ticks:
-        parts.append(
-            f'<line x1="{left}" x2="{_WIDTH - right}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" '
-            f'class="grid"/><text x="{left - 6}" y="{py(tick) + 4:.1f}" class="label">'
-            f"{tick:.{y_decimals}f}</text>"
-        )
-    parts.append(
-        f'<text x="{(left + _WIDTH - right) / 2:.0f}" y="{height - 8}" class="tick">'
-        f"{escape(x_title)}</text>"
-        f'<text x="14" y="{(top + height - bottom) / 2:.0f}" class="tick" '
-        f'transform="rotate(-90 14 {(top + height - bottom) / 2:.0f})">{escape(y_title)}</text>'
-    )
-    for point in points:
-        shown = point.label if len(point.label) <= 20 else point.label[:19] + "…"
-        parts.append(
-            f'<circle cx="{px(point.x):.1f}" cy="{py(point.y):.1f}" r="6" fill="{point.color}">'
-            f"<title>{escape(point.label)}: {escape(x_title)} {point.x:.4g}, "
-            f"{escape(y_title)} {point.y:.4g}</title></circle>"
-            f'<text x="{px(point.x) + 9:.1f}" y="{py(point.y) + 4:.1f}" class="value">'
-            f"{escape(shown)}</text>"
         )
     parts.append("</svg>")
     return "\n".join(parts)

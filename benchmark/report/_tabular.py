@@ -8,29 +8,33 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from benchmark.metrics import METRICS
+from benchmark.records import row_columns
+from benchmark.report._comparison import Comparison, comparison_markdown
 from benchmark.report._format import format_bytes, format_number, format_seconds
-from benchmark.report._rows import ROW_COLUMNS
 from benchmark.report._summary import ModelSummary
 
 __all__ = ["JSON_SCHEMA", "render_csv", "render_json", "render_markdown", "reused_text"]
 
-JSON_SCHEMA = 1
+# 2: categories by axis, the leaderboard, win rates and intervals.
+JSON_SCHEMA = 2
 
 
 def render_json(
     run: Mapping[str, Any],
     rows: Sequence[Mapping[str, Any]],
     summaries: Sequence[ModelSummary],
-    categories: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    categories: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float | None]]]],
     generated_at: str,
+    comparison: Comparison,
 ) -> str:
     """The whole report as one JSON document (strict: no NaN, every key a string)."""
     document = {
         "schema": JSON_SCHEMA,
         "generated_at": generated_at,
         "run": dict(run),
+        "metrics": [m.__dict__ for m in comparison.shown],
         "summary": [summary.as_dict() for summary in summaries],
+        **comparison.as_dict(),
         "categories": categories,
         "rows": [dict(row) for row in rows],
     }
@@ -46,8 +50,9 @@ def render_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     ``@``, a tab or a carriage return gets a leading ``'``, so it shows as the
     text it is.
     """
-    extra = sorted({key for row in rows for key in row} - set(ROW_COLUMNS))
-    columns = [*ROW_COLUMNS, *extra]
+    agreed = row_columns()
+    extra = sorted({key for row in rows for key in row} - set(agreed))
+    columns = [*agreed, *extra]
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(columns)
     # Every text cell quoted (numbers bare), as OWASP advises: a carriage return or a
@@ -76,10 +81,13 @@ def render_markdown(
     run: Mapping[str, Any],
     rows: Sequence[Mapping[str, Any]],
     summaries: Sequence[ModelSummary],
-    categories: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    categories: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float | None]]]],
     generated_at: str,
+    comparison: Comparison,
 ) -> str:
-    """A readable summary: run facts, the per-model table, scores by category, failures."""
+    """A readable summary: run facts, the per-model table, the leaderboard, intervals,
+    win rates, scores by category, failures."""
+    shown = comparison.shown
     lines = [
         f"# Benchmark run {_cell(run['id'])}",
         "",
@@ -97,14 +105,14 @@ def render_markdown(
         "## Per model",
         "",
         "| model | ok | failed | "
-        + "".join(f"{m.column} mean | {m.column} median | " for m in METRICS)
+        + "".join(f"{m.column} mean | {m.column} median | " for m in shown)
         + "latency p50 | latency p95 | images/s | steps/s | peak memory | lease wait | yields "
         "| energy/image |",
-        "|---|--:|--:|" + "--:|--:|" * len(METRICS) + "--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|--:|--:|" + "--:|--:|" * len(shown) + "--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for s in summaries:
         cells = [_cell(s.model), str(s.ok), str(s.failed)]
-        for m in METRICS:
+        for m in shown:
             cells.append(format_number(s.score_means.get(m.name), m.digits))
             cells.append(format_number(s.score_medians.get(m.name), m.digits))
         cells += [
@@ -118,17 +126,18 @@ def render_markdown(
             "–" if s.energy_j_mean is None else f"{s.energy_j_mean:.1f} J",
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    for m in METRICS:
-        table = categories.get(m.name, {})
-        if not table:
-            continue
-        names = [s.model for s in summaries]
-        lines += ["", f"## Mean {m.label} by category", ""]
-        lines.append("| category | " + " | ".join(_cell(n) for n in names) + " |")
-        lines.append("|---|" + "--:|" * len(names))
-        for category, means in table.items():
-            values = [format_number(means.get(name), m.digits) for name in names]
-            lines.append(f"| {_cell(category)} | " + " | ".join(values) + " |")
+    lines += comparison_markdown(comparison, summaries, _cell)
+    names = [s.model for s in summaries]
+    for m in shown:
+        for axis, table in categories.get(m.name, {}).items():
+            if not table:
+                continue
+            lines += ["", f"## Mean {m.label} by {axis}", ""]
+            lines.append(f"| {axis} | " + " | ".join(_cell(n) for n in names) + " |")
+            lines.append("|---|" + "--:|" * len(names))
+            for category, means in table.items():
+                values = [format_number(means.get(name), m.digits) for name in names]
+                lines.append(f"| {_cell(category)} | " + " | ".join(values) + " |")
     failed = [row for row in rows if row["status"] == "failed"]
     lines += ["", f"## Failures ({len(failed)})", ""]
     if failed:

@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.records import SCORE_COLUMNS, Generation, RunRecord
+from benchmark.records import Generation, RunRecord
+from benchmark.report._comparison import compare
 from benchmark.report._html import render_html
 from benchmark.report._rows import model_order, normalise_rows, normalise_run, reused_count
-from benchmark.report._summary import category_means, summarize
+from benchmark.report._summary import category_axes_of, category_means, summarize
 from benchmark.report._tabular import render_csv, render_json, render_markdown
 from gpu_coord import utc_now
 
@@ -24,6 +25,7 @@ def write_reports(
     *,
     results_dir: Path,
     out_dir: Path,
+    rank_by: str | None = None,
 ) -> dict[str, Path]:
     """Write ``report.json``, ``report.csv``, ``report.md`` and ``report.html`` into ``out_dir``.
 
@@ -32,8 +34,11 @@ def write_reports(
     Each row has ``prompt_set``, ``prompt_id``, ``prompt``, ``category``, ``model``,
     ``seed``, ``status`` ("ok" | "failed"), ``error``, ``image_path`` (relative to
     ``results_dir``), ``width``, ``height``, ``steps``, ``latency_s``, ``steps_per_s``,
-    ``peak_mem_bytes``, ``lease_wait_s``, ``yields``, ``energy_j``, ``clip_score`` and
-    ``aesthetic_score``; any value but the first five and ``status`` may be None.
+    ``peak_mem_bytes``, ``lease_wait_s``, ``yields``, ``energy_j`` and one key per
+    registered metric (``benchmark.metrics``: ``clip_score``, ``aesthetic_score``,
+    ``pickscore``, ``hps_v21``, ...); any value but the first five and ``status`` may
+    be None. ``rank_by`` names the metric the leaderboard ranks by (default: the
+    first registered metric the rows have).
     The runner passes its typed records (a ``RunRecord`` and ``Generation`` rows),
     which flatten to exactly these keys; then the reports also say how many of the
     results earlier runs made (``run["reused_results"]``: results are kept per
@@ -45,7 +50,8 @@ def write_reports(
     mid-write) never sees half a report. Calling it again overwrites the previous files.
 
     Returns ``{"json": path, "csv": path, "md": path, "html": path}``. Raises
-    ``ValueError`` naming the field at fault for a malformed run or row, and ``OSError``
+    ``ValueError`` naming the field at fault for a malformed run or row (or an
+    unknown ``rank_by``), and ``OSError``
     (naming the path) when ``out_dir`` cannot be written.
     """
     clean_run = normalise_run(run)
@@ -53,20 +59,28 @@ def write_reports(
     clean_rows = normalise_rows(rows)
     models = model_order(clean_run, clean_rows)
     summaries = summarize(clean_rows, models)
-    categories = {metric: category_means(clean_rows, models, metric) for metric in SCORE_COLUMNS}
+    comparison = compare(clean_rows, models, rank_by)
+    axes = category_axes_of(clean_rows)
+    categories = {
+        m.name: {axis: category_means(clean_rows, models, m.name, axis) for axis in axes}
+        for m in comparison.shown
+    }
     generated_at = utc_now()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     documents = {
-        "json": render_json(clean_run, clean_rows, summaries, categories, generated_at),
+        "json": render_json(clean_run, clean_rows, summaries, categories, generated_at, comparison),
         "csv": render_csv(clean_rows),
-        "md": render_markdown(clean_run, clean_rows, summaries, categories, generated_at),
+        "md": render_markdown(
+            clean_run, clean_rows, summaries, categories, generated_at, comparison
+        ),
         "html": render_html(
             clean_run,
             clean_rows,
             summaries,
             categories,
             generated_at,
+            comparison=comparison,
             results_dir=Path(results_dir),
             out_dir=out,
         ),

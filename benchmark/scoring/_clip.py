@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -9,7 +10,7 @@ from PIL import Image
 
 from benchmark.scoring._config import ScorerLoadError
 
-__all__ = ["ClipEmbedder", "clip_score"]
+__all__ = ["ClipEmbedder", "clip_score", "cosine_rows"]
 
 
 def clip_score(image_embedding: torch.Tensor, text_embedding: torch.Tensor) -> float:
@@ -39,22 +40,38 @@ def clip_score(image_embedding: torch.Tensor, text_embedding: torch.Tensor) -> f
 class ClipEmbedder:
     """A transformers ``CLIPModel`` and its ``CLIPProcessor``, in eval mode on one device.
 
-    Embeddings are the projected features (``get_image_features`` /
-    ``get_text_features``), not normalised. Text longer than the model's position
-    table (77 tokens for OpenAI CLIP) is truncated there, as torchmetrics does.
+    ``name`` is the model (hub id or folder); ``processor`` the processor's, when
+    the model was trained with another one (PickScore reads the LAION ViT-H-14
+    processor); ``model`` a ``CLIPModel`` built already (HPS v2.1, converted from
+    open_clip), which is then moved to ``device`` as it is. Embeddings are the
+    projected features (``get_image_features`` / ``get_text_features``), not
+    normalised. Text longer than the model's position table (77 tokens for CLIP) is
+    truncated there, as torchmetrics does. Batches go through in one forward pass.
     """
 
-    def __init__(self, name: str, *, device: str | torch.device) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        device: str | torch.device,
+        processor: str | None = None,
+        model: Any = None,
+    ) -> None:
         # Imported here so that importing benchmark.scoring stays cheap for the report path.
         from transformers import CLIPModel, CLIPProcessor
 
         self.name = name
         self.device = torch.device(device)
+        processor_name = processor or name
         try:
-            self.processor: Any = CLIPProcessor.from_pretrained(name)
-            model: Any = CLIPModel.from_pretrained(name)
+            self.processor: Any = CLIPProcessor.from_pretrained(processor_name)
         except Exception as exc:  # transformers raises OSError, ValueError, KeyError, ...
-            raise ScorerLoadError(name, f"{type(exc).__name__}: {exc}") from exc
+            raise ScorerLoadError(processor_name, f"{type(exc).__name__}: {exc}") from exc
+        if model is None:
+            try:
+                model = CLIPModel.from_pretrained(name)
+            except Exception as exc:
+                raise ScorerLoadError(name, f"{type(exc).__name__}: {exc}") from exc
         try:
             self.model = model.to(self.device).eval()
         except (RuntimeError, AssertionError) as exc:  # no such device, out of memory
@@ -62,20 +79,35 @@ class ClipEmbedder:
         self.max_tokens = int(self.model.config.text_config.max_position_embeddings)
         self.projection_dim = int(self.model.config.projection_dim)
 
+    @property
+    def logit_scale(self) -> float:
+        """``exp(logit_scale)``: the temperature CLIP's contrastive loss learned (at most 100)."""
+        return float(self.model.logit_scale.detach().exp())
+
     @torch.inference_mode()
     def image_embedding(self, image: Image.Image) -> torch.Tensor:
         """Return the projected image embedding (1-D, float32, on CPU)."""
-        # CLIP's processor expects three channels; PNGs may come as RGBA, L or P.
-        inputs = self.processor(images=image.convert("RGB"), return_tensors="pt")
-        pixels = inputs["pixel_values"].to(self.device, dtype=self.model.dtype)
-        output = self.model.get_image_features(pixel_values=pixels)
-        return _features(output)[0].float().cpu()
+        return self.image_embeddings([image])[0]
 
     @torch.inference_mode()
     def text_embedding(self, text: str) -> torch.Tensor:
         """Return the projected text embedding (1-D, float32, on CPU), truncating long text."""
+        return self.text_embeddings([text])[0]
+
+    @torch.inference_mode()
+    def image_embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """The projected embeddings of ``images``, shape (N, projection_dim), float32, CPU."""
+        # CLIP's processor expects three channels; PNGs may come as RGBA, L or P.
+        inputs = self.processor(images=[i.convert("RGB") for i in images], return_tensors="pt")
+        pixels = inputs["pixel_values"].to(self.device, dtype=self.model.dtype)
+        output = self.model.get_image_features(pixel_values=pixels)
+        return _features(output).float().cpu()
+
+    @torch.inference_mode()
+    def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
+        """The projected embeddings of ``texts``, shape (N, projection_dim); long text truncated."""
         inputs = self.processor(
-            text=[text],
+            text=list(texts),
             return_tensors="pt",
             padding=True,
             truncation=True,
@@ -85,7 +117,16 @@ class ClipEmbedder:
             input_ids=inputs["input_ids"].to(self.device),
             attention_mask=inputs["attention_mask"].to(self.device),
         )
-        return _features(output)[0].float().cpu()
+        return _features(output).float().cpu()
+
+    def close(self) -> None:
+        """Drop the model (the caller empties the CUDA cache)."""
+        self.model = None
+
+
+def cosine_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Row-wise cosine similarity of two (N, D) embedding batches: shape (N,)."""
+    return torch.nn.functional.cosine_similarity(a.float(), b.float(), dim=-1)
 
 
 def _features(output: Any) -> torch.Tensor:

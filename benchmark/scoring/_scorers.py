@@ -1,11 +1,11 @@
 """The scorers, their registry, and the panel the runner loads once per worker.
 
 Each scorer satisfies :class:`benchmark.metrics.Scorer` and produces the metrics
-the table (``benchmark.metrics.METRICS``) says it does. A scorer is registered
-with :func:`register_scorer` under the name the table's ``scorer`` column uses;
-:func:`load_scorers` builds every scorer the table names into one
-:class:`Scorers` panel. Scorers that read CLIP embeddings share one CLIP model
-(and one image embedding per image) through :class:`SharedModels`.
+the registry (``benchmark.metrics``) says it does. A scorer is registered with
+:func:`register_scorer`, together with its metrics when they are new;
+:func:`load_scorers` builds the scorers a config enables into one :class:`Scorers`
+panel. Scorers that read CLIP embeddings share one CLIP model (and one image
+embedding per image of the last batch) through :class:`SharedModels`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 from PIL import Image
 
-from benchmark.metrics import METRICS, Scorer
+from benchmark.metrics import Metric, Scorer, metrics, register_metric, unregister_metric
 from benchmark.scoring._aesthetic import AestheticPredictor, load_aesthetic_predictor
 from benchmark.scoring._clip import ClipEmbedder, clip_score
 from benchmark.scoring._config import ScorerConfig, ScorerLoadError
@@ -27,9 +27,11 @@ __all__ = [
     "ClipScorer",
     "Scorers",
     "SharedModels",
+    "check_batch",
     "load_scorers",
     "register_scorer",
     "registered_scorers",
+    "unregister_scorer",
 ]
 
 
@@ -40,7 +42,7 @@ class SharedModels:
         self.config = config
         self.device = device
         self._clip: ClipEmbedder | None = None
-        self._last: tuple[weakref.ref[Image.Image], torch.Tensor] | None = None
+        self._last: tuple[list[weakref.ref[Image.Image]], torch.Tensor] | None = None
 
     @property
     def clip(self) -> ClipEmbedder:
@@ -49,14 +51,15 @@ class SharedModels:
             self._clip = ClipEmbedder(self.config.clip_model, device=self.device)
         return self._clip
 
-    def image_embedding(self, image: Image.Image) -> torch.Tensor:
-        """CLIP's embedding of ``image``, computed once for all the scorers that ask."""
-        # One entry, held by a weak reference: an image that is gone can never match.
-        if self._last is not None and self._last[0]() is image:
-            return self._last[1]
-        embedding = self.clip.image_embedding(image)
-        self._last = (weakref.ref(image), embedding)
-        return embedding
+    def image_embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """CLIP's embeddings of ``images`` (N, D), computed once for all the scorers that ask."""
+        # The last batch, held by weak references: images that are gone can never match.
+        last = self._last
+        if last is not None and [r() for r in last[0]] == list(images):
+            return last[1]
+        embeddings = self.clip.image_embeddings(images)
+        self._last = ([weakref.ref(image) for image in images], embeddings)
+        return embeddings
 
 
 ScorerFactory = Callable[[SharedModels], Scorer]
@@ -64,9 +67,28 @@ ScoreList = list[dict[str, float]]
 _REGISTRY: dict[str, ScorerFactory] = {}
 
 
-def register_scorer(name: str, factory: ScorerFactory) -> None:
-    """Make ``factory`` the scorer called ``name`` (the table's ``scorer`` column)."""
+def register_scorer(name: str, factory: ScorerFactory, metrics: Sequence[Metric] = ()) -> None:
+    """Make ``factory`` the scorer called ``name``, and register the ``metrics`` it adds.
+
+    The panel's own metrics are registered in ``benchmark.metrics`` (so the report
+    knows them without importing torch); a new scorer passes its new ones here,
+    and from then on they are columns of the store, the rows and every report.
+    """
+    for metric in metrics:
+        if metric.scorer != name:
+            raise ValueError(f"register_scorer: metric {metric.name!r} names scorer "
+                             f"{metric.scorer!r}, not {name!r}")  # fmt: skip
+    for metric in metrics:
+        register_metric(metric)
     _REGISTRY[name] = factory
+
+
+def unregister_scorer(name: str) -> None:
+    """Forget the scorer ``name`` and its metrics (a test that registered one cleans up)."""
+    _REGISTRY.pop(name, None)
+    for metric in metrics():
+        if metric.scorer == name:
+            unregister_metric(metric.name)
 
 
 def registered_scorers() -> tuple[str, ...]:
@@ -74,7 +96,8 @@ def registered_scorers() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def _check(images: Sequence[Image.Image], prompts: Sequence[str], who: str) -> None:
+def check_batch(images: Sequence[Image.Image], prompts: Sequence[str], who: str) -> None:
+    """Raise ``TypeError``/``ValueError`` unless ``images`` and ``prompts`` pair up."""
     for image in images:
         if not isinstance(image, Image.Image):
             raise TypeError(f"{who}: image must be a PIL image, got {type(image).__name__}")
@@ -98,12 +121,15 @@ class ClipScorer:
     def score(
         self, images: Sequence[Image.Image], prompts: Sequence[str]
     ) -> list[dict[str, float]]:
-        """One ``{"clip_score": ...}`` per image and its prompt."""
-        _check(images, prompts, "ClipScorer.score")
-        clip = self.shared.clip
+        """One ``{"clip_score": ...}`` per image and its prompt, the batch in one pass."""
+        check_batch(images, prompts, "ClipScorer.score")
+        if not images:
+            return []
+        image_embeddings = self.shared.image_embeddings(images)
+        text_embeddings = self.shared.clip.text_embeddings(prompts)
         return [
-            {"clip_score": clip_score(self.shared.image_embedding(i), clip.text_embedding(p))}
-            for i, p in zip(images, prompts, strict=True)
+            {"clip_score": clip_score(i, t)}
+            for i, t in zip(image_embeddings, text_embeddings, strict=True)
         ]
 
     def close(self) -> None:
@@ -131,13 +157,12 @@ class AestheticScorer:
         self, images: Sequence[Image.Image], prompts: Sequence[str]
     ) -> list[dict[str, float]]:
         """One ``{"aesthetic_score": ...}`` per image (the prompt plays no part)."""
-        _check(images, prompts, "AestheticScorer.score")
+        check_batch(images, prompts, "AestheticScorer.score")
         assert self.head is not None, "AestheticScorer.score after close()"
-        device = self.shared.clip.device
-        return [
-            {"aesthetic_score": float(self.head(self.shared.image_embedding(i).to(device)).float())}
-            for i in images
-        ]
+        if not images:
+            return []
+        embeddings = self.shared.image_embeddings(images).to(self.shared.clip.device)
+        return [{"aesthetic_score": float(v)} for v in self.head(embeddings).float().cpu()]
 
     def close(self) -> None:
         """Drop the head."""
@@ -149,7 +174,7 @@ register_scorer(AestheticScorer.name, AestheticScorer)
 
 
 class Scorers:
-    """The panel: every scorer the metric table names, scoring one image or a batch.
+    """The panel: the scorers a config enables, scoring one image or a batch.
 
     Built by ``load_scorers``. Not thread-safe (one image at a time, as the runner
     works). Scores are deterministic for a given image, prompt, model and device.
@@ -162,17 +187,17 @@ class Scorers:
 
     @property
     def clip(self) -> ClipEmbedder:
-        """The CLIP model the scorers share."""
+        """The CLIP model the CLIP and aesthetic scorers share (loaded on first use)."""
         return self.shared.clip
 
     @property
     def device(self) -> torch.device:
         """The device the scorer models run on."""
-        return self.shared.clip.device
+        return torch.device(self.shared.device)
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        """Every metric the panel produces, in table order."""
+        """Every metric the panel produces, scorer by scorer."""
         return tuple(name for scorer in self.scorers for name in scorer.metrics)
 
     def score(self, image: Image.Image, prompt: str) -> dict[str, float]:
@@ -186,16 +211,15 @@ class Scorers:
     def score_batch(
         self, images: Sequence[Image.Image], prompts: Sequence[str]
     ) -> list[dict[str, float]]:
-        """:meth:`score` for many images at once, in order."""
-        _check(images, prompts, "Scorers.score")
+        """:meth:`score` for many images at once, in order (each scorer one pass)."""
+        check_batch(images, prompts, "Scorers.score")
         merged: list[dict[str, float]] = [{} for _ in images]
         for scorer in self.scorers:
             for out, scores in zip(merged, scorer.score(images, prompts), strict=True):
+                for name, value in scores.items():
+                    if not math.isfinite(value):
+                        raise ValueError(f"Scorers.score: {name} is {value} (scorer {scorer.name})")
                 out.update(scores)
-        for scores in merged:
-            for name, value in scores.items():
-                if not math.isfinite(value):
-                    raise ValueError(f"Scorers.score: {name} is {value} (model {self.clip.name!r})")
         return merged
 
     def close(self) -> None:
@@ -209,7 +233,7 @@ class Scorers:
 
 
 def load_scorers(config: ScorerConfig, *, device: str | torch.device | None = None) -> Scorers:
-    """Load every scorer the metric table names, with the models named by ``config``.
+    """Load the scorers ``config.enabled`` names, in order, with the models it names.
 
     ``device`` defaults to ``"cuda"`` when torch sees a GPU, else ``"cpu"``. Models are
     kept in float32 (scores must not move with the dtype). Raises ``ScorerLoadError``
@@ -224,13 +248,15 @@ def load_scorers(config: ScorerConfig, *, device: str | torch.device | None = No
     except RuntimeError as exc:
         raise ScorerLoadError(config.clip_model, f"bad device {chosen!r}: {exc}") from exc
     shared = SharedModels(config, chosen)
-    shared.clip  # noqa: B018 - load CLIP first: its errors name the CLIP model
+    unknown = [name for name in config.enabled if name not in _REGISTRY]
+    if unknown:
+        raise ScorerLoadError(unknown[0], f"no scorer registered (known: {', '.join(_REGISTRY)})")
+    if "clip" in config.enabled or "aesthetic" in config.enabled:
+        shared.clip  # noqa: B018 - load CLIP first: its errors name the CLIP model
     scorers: list[Scorer] = []
-    for name in dict.fromkeys(m.scorer for m in METRICS):
-        if name not in _REGISTRY:
-            raise ScorerLoadError(name, f"no scorer registered (known: {', '.join(_REGISTRY)})")
+    for name in config.enabled:
         scorer = _REGISTRY[name](shared)
-        expected = tuple(m.name for m in METRICS if m.scorer == name)
+        expected = tuple(m.name for m in metrics() if m.scorer == name)
         if tuple(scorer.metrics) != expected:
             raise ScorerLoadError(name, f"produces {scorer.metrics}, the table says {expected}")
         scorers.append(scorer)

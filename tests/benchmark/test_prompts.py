@@ -14,7 +14,7 @@ from benchmark import (
     load_prompt_set,
     load_prompt_sets,
 )
-from benchmark.prompts import MAX_PROMPT_CHARS, safe_name
+from benchmark.prompts import MAX_PROMPT_CHARS, category_axes, safe_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,11 +72,12 @@ def test_partiprompts_tsv(tmp_path: Path) -> None:
         "A bowl of soup\tFood\tBasic\t\nA tree\tOutdoor\tBasic\t\n"
     )
     pset = load_prompt_set(_write(tmp_path, "PartiPrompts.tsv", text))
-    assert [(p.text, p.category) for p in pset.prompts] == [
-        ("A bowl of soup", "Food"),
-        ("A tree", "Outdoor"),
+    # Category and Challenge are both the report's categories (benchmark.prompts.category_axes).
+    assert [(p.text, category_axes(p.category)) for p in pset.prompts] == [
+        ("A bowl of soup", {"category": "Food", "challenge": "Basic"}),
+        ("A tree", {"category": "Outdoor", "challenge": "Basic"}),
     ]
-    assert pset.prompts[0].extra == {"Challenge": "Basic"}
+    assert pset.prompts[0].extra == {}
 
 
 def test_drawbench_csv_with_quotes_and_commas(tmp_path: Path) -> None:
@@ -231,3 +232,19 @@ def test_content_hashes_follow_the_text_not_the_position(tmp_path: Path) -> None
     assert hashes[2] == dog
     assert hashes[3] != cat  # a repeated text is a prompt of its own
     assert len(set(hashes)) == 4
+
+
+def test_json_category_and_challenge_fields_become_axes(tmp_path: Path) -> None:
+    text = (
+        '[{"prompt": "a", "category": "Animals", "challenge": "Basic"},'
+        ' {"prompt": "b", "category": "Food"}, {"prompt": "c"}]'
+    )
+    pset = load_prompt_set(_write(tmp_path, "axes.json", text))
+    assert [category_axes(p.category) for p in pset.prompts] == [
+        {"category": "Animals", "challenge": "Basic"},
+        {"category": "Food"},
+        {},
+    ]
+    # A plain category stays plain text: earlier results keep their categories.
+    assert pset.prompts[1].category == "Food"
+    assert category_axes("{not json") == {"category": "{not json"}

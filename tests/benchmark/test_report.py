@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.report import ROW_COLUMNS, category_means, summarize, write_reports
+from benchmark.records import row_columns
+from benchmark.report import category_means, summarize, write_reports
 from benchmark.report._svg import Series, nice_ticks, strip_chart
 
 EVIL = "<script>alert('owned')</script><img src=x onerror=alert(1)> & \"quotes\""
@@ -159,7 +160,7 @@ def test_every_file_is_written_and_parses(results: Path) -> None:
 
     with paths["csv"].open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        assert tuple(reader.fieldnames or ())[: len(ROW_COLUMNS)] == ROW_COLUMNS
+        assert tuple(reader.fieldnames or ())[: len(row_columns())] == row_columns()
         parsed = list(reader)
     assert len(parsed) == len(rows)
     assert [r["prompt"] for r in parsed] == [r["prompt"] for r in rows]
@@ -263,14 +264,16 @@ def test_failed_rows_and_none_metrics_render(results: Path) -> None:
 def test_a_run_with_no_rows_yet(results: Path) -> None:
     paths = _write(results, [], finished_at=None)
     assert json.loads(paths["json"].read_text(encoding="utf-8"))["rows"] == []
-    assert paths["csv"].read_text(encoding="utf-8").startswith(",".join(ROW_COLUMNS))
+    assert paths["csv"].read_text(encoding="utf-8").startswith(",".join(row_columns()))
     assert "No images yet" in paths["html"].read_text(encoding="utf-8")
 
 
 def test_html_has_summary_charts_and_a_grid_row_per_prompt(results: Path) -> None:
     paths = _write(results, _sample_rows(results))
     page = _parse(paths["html"])
-    assert len(page.all("svg")) == 7
+    # Two metrics with scores and two models: a win-rate matrix each, two Pareto charts
+    # (seconds and joules), a strip chart each, latency, throughput, memory and energy.
+    assert len(page.all("svg")) == 10
     grid_rows = [a for a in page.all("tr") if "data-search" in a]
     assert len(grid_rows) == 3
     assert {a["data-category"] for a in grid_rows} == {"animals", "text rendering", ""}
@@ -386,7 +389,7 @@ def test_grid_marks_the_best_model_per_prompt(results: Path) -> None:
     p1_row = raw[raw.index('data-search="set one p1') : raw.index('data-search="set one p2')]
     cells = p1_row.split("<td")[1:]
     assert cells[0].startswith(" class=top")  # model-a's cell, the first model column
-    assert "Quality against speed" in raw
+    assert "CLIP score against seconds per image" in raw
 
 
 def test_csv_defuses_spreadsheet_formulas(results: Path) -> None:
@@ -424,8 +427,44 @@ def test_typed_records_are_taken_as_they_are(results: Path) -> None:
     document = json.loads(paths["json"].read_text(encoding="utf-8"))
     assert document["run"]["reused_results"] == 2
     assert document["rows"][0] == rows[0].as_row()
-    assert set(document["rows"][0]) == set(ROW_COLUMNS)
+    assert set(document["rows"][0]) == set(row_columns())
     markdown = paths["md"].read_text(encoding="utf-8")
     assert "2 of 3 made by earlier runs" in markdown
     assert "remakes only the prompts whose text changed" in markdown
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", document["generated_at"])
+
+
+def test_partiprompts_categories_and_challenges_are_both_tables(results: Path) -> None:
+    both = '{"category": "Animals", "challenge": "Basic"}'
+    rows = [
+        _row(prompt_id="p1", category=both, clip_score=10.0),
+        _row(prompt_id="p2", category='{"category": "Food", "challenge": "Basic"}',
+             clip_score=20.0),
+        _row(prompt_id="p3", category="Food", clip_score=30.0),  # a plain category too
+    ]  # fmt: skip
+    paths = _write(results, rows)
+    document = json.loads(paths["json"].read_text(encoding="utf-8"))
+    tables = document["categories"]["clip_score"]
+    a_only = {"(none)": 30.0, "Animals": 10.0, "Food": 25.0, "Basic": 15.0}
+    expected = {name: {"model-a": mean, "model-b": None} for name, mean in a_only.items()}
+    assert tables["category"] == {k: expected[k] for k in ("Animals", "Food")}
+    assert tables["challenge"] == {k: expected[k] for k in ("(none)", "Basic")}
+    markdown = paths["md"].read_text(encoding="utf-8")
+    assert "## Mean CLIP score by challenge" in markdown
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "Mean CLIP score by challenge" in html
+    assert "Animals · Basic" in html  # the grid shows the axes as people read them
+
+
+def test_rank_by_picks_the_leaderboard_metric(results: Path) -> None:
+    rows = [
+        _row(model="model-a", clip_score=30.0, aesthetic_score=4.0),
+        _row(model="model-b", clip_score=20.0, aesthetic_score=6.0),
+    ]
+    out = results / "reports" / RUN_ID
+    paths = write_reports(_run(), rows, results_dir=results, out_dir=out, rank_by="aesthetic_score")
+    document = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert [s["model"] for s in document["leaderboard"]] == ["model-b", "model-a"]
+    assert document["win_rates"]["clip_score"]["model-a"]["model-b"]["rate"] == 1.0
+    with pytest.raises(ValueError, match="no metric 'typo'"):
+        write_reports(_run(), rows, results_dir=results, out_dir=out, rank_by="typo")

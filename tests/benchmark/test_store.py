@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from benchmark import DiskFullError, Generation, ItemKey, Measures, ResultsStore, StoreError
-from benchmark.records import ROW_COLUMNS as REPORT_KEYS
-from benchmark.records import prompt_hash
+from benchmark.records import prompt_hash, row_columns
 from tests.benchmark.conftest import fill_disk, remount, small_tmpfs
 
 CONTRACT_KEYS = {
     "prompt_set", "prompt_id", "prompt", "category", "model", "seed", "status", "error",
     "image_path", "width", "height", "steps", "latency_s", "steps_per_s", "peak_mem_bytes",
-    "lease_wait_s", "yields", "energy_j", "clip_score", "aesthetic_score",
+    "lease_wait_s", "yields", "energy_j", "device", "placement", "resident_mem_bytes",
+    "working_mem_bytes", "clip_score", "aesthetic_score", "pickscore", "hps_v21",
 }  # fmt: skip
 
 
@@ -73,7 +73,7 @@ def test_record_replaces_and_rows_follow_the_contract(tmp_path: Path) -> None:
         )
         rows = [g.as_row() for g in store.generations(run)]
         assert len(rows) == 1
-        assert set(rows[0]) == CONTRACT_KEYS == set(REPORT_KEYS)
+        assert set(rows[0]) == CONTRACT_KEYS == set(row_columns())
         assert rows[0]["status"] == "ok"
         assert rows[0]["error"] is None
         assert rows[0]["clip_score"] == 21.5
