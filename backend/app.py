@@ -13,9 +13,10 @@ from backend.deps import Services
 from backend.errors import install_error_handlers
 from backend.guard import RequestGuard
 from backend.image_store import ImageStore
+from backend.job_store import JobStore
 from backend.metrics import Metrics, MetricsMiddleware
 from backend.openapi import install_openapi
-from backend.routes import health, images, models
+from backend.routes import health, images, jobs, models
 from backend.runtime import ModelRuntime
 from backend.settings import Settings
 from backend.worker import GenerationWorker
@@ -43,6 +44,7 @@ def create_app(
         runtime=runtime,
         worker=GenerationWorker(settings, runtime, metrics),
         images=ImageStore(settings.image_dir, settings.image_retention),
+        jobs=JobStore(settings.job_retention, settings.job_history),
         started_at=int(time.time()),
     )
 
@@ -61,6 +63,7 @@ def create_app(
             yield
         finally:
             services.worker.stop()
+            runtime.close()
 
     app = FastAPI(
         title="Text-to-image backend",
@@ -74,6 +77,7 @@ def create_app(
     app.add_middleware(RequestGuard, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(images.router)
+    app.include_router(jobs.router)
     app.include_router(models.router)
     app.include_router(health.router)
     install_openapi(app, settings)

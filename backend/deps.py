@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 
 from backend.errors import NotReady
 from backend.image_store import ImageStore
+from backend.job_store import JobStore
 from backend.metrics import Metrics
 from backend.runtime import ModelRuntime, ModelState
 from backend.settings import Settings
@@ -28,6 +29,7 @@ class Services:
     runtime: ModelRuntime
     worker: GenerationWorker
     images: ImageStore
+    jobs: JobStore
     started_at: int
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,6 +118,15 @@ class ShuttingDown(APIError):
     code = "shutting_down"
 
 
+class GpuOutOfMemory(APIError):
+    """503: CUDA ran out of memory twice (after a flush); the message names what was needed
+    and what the memory budget said was free."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "gpu_out_of_memory"
+
+
 class ClientGone(APIError):
     """499 (nginx's "client closed request"): the client disconnected; nobody reads this."""
 
@@ -197,11 +207,29 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
     if exc.status_code == 404:
         detail = f"no route {request.method} {request.url.path}"
+    headers = dict(getattr(exc, "headers", None) or {})
+    allowed = _allowed(request) if exc.status_code == 405 else []
+    if allowed:
+        headers["Allow"] = ", ".join(allowed)
     return JSONResponse(
         envelope(detail, error_type, None, code),
         status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        headers=headers,
     )
+
+
+def _allowed(request: Request) -> list[str]:
+    # Starlette's 405 names the methods of the first route on the path only; a path served by
+    # several routes (one per method) allows all of theirs, as the OpenAPI document lists them.
+    methods: set[str] = set()
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    for template, operations in paths.items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+    return sorted(methods)
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:

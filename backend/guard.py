@@ -10,8 +10,10 @@ the cap, and replayed to the app. Headers that never finish are the server's to 
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
+from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -23,6 +25,20 @@ from backend.settings import Settings
 # What /gpu-status, /metrics and the docs reveal (host name, PIDs, owners, the model's path)
 # is for operators; BACKEND_PROTECT_STATUS puts these behind the key as well.
 STATUS_PATHS = ("/gpu-status", "/metrics", "/docs", "/redoc", "/openapi.json")
+
+
+# A browser's EventSource cannot send an Authorization header: the events stream alone also
+# takes the key as RFC 6750's ``access_token`` query parameter.
+_EVENTS_PATH = re.compile(r"/v1/images/jobs/[^/]+/events")
+
+
+def query_token(scope: Scope) -> str | None:
+    """The ``access_token`` query parameter of a ``GET`` of a job's events stream, if any."""
+    if scope.get("method") != "GET" or not _EVENTS_PATH.fullmatch(scope["path"]):
+        return None
+    query = scope.get("query_string", b"").decode("latin-1")
+    values = parse_qs(query).get("access_token")
+    return values[0] if values else None
 
 
 def needs_key(path: str, settings: Settings) -> bool:
@@ -71,7 +87,11 @@ class RequestGuard:
             return
         s = self.settings
         headers = Headers(scope=scope)
-        if needs_key(scope["path"], s) and not key_presented(headers.get("authorization", ""), s):
+        authorization = headers.get("authorization", "")
+        token = query_token(scope)
+        if not authorization and token is not None:
+            authorization = f"Bearer {token}"
+        if needs_key(scope["path"], s) and not key_presented(authorization, s):
             await _answer(
                 Unauthorized(
                     "missing or wrong API key: send 'Authorization: Bearer <key>'",

@@ -69,7 +69,8 @@ class Metrics:
         self.images = Counter("backend_images_generated", "Images generated.", registry=r)
         self.failures = Counter(
             "backend_generation_failures",
-            "Generations that failed, by reason (error, timeout).",
+            "Generations that failed or were given up, by reason (error, timeout, disconnect, "
+            "out_of_memory, cancelled).",
             ["reason"],
             registry=r,
         )

@@ -55,9 +55,24 @@ GENERATION_ERRORS: dict[int | str, dict[str, Any]] = {
     429: _error("The generation queue is full", headers=_RETRY_AFTER),
     500: _error("The pipeline failed while generating"),
     503: _error(
-        "The model is loading or failed to load, or the service is stopping", headers=_RETRY_AFTER
+        "The model is loading or failed to load, the service is stopping, or the GPU ran out "
+        "of memory (code gpu_out_of_memory, after a flush and a retry)",
+        headers=_RETRY_AFTER,
     ),
     504: _error("The generation did not finish within BACKEND_REQUEST_TIMEOUT"),
+}
+# A background job is only queued here: it cannot fail, time out or run out of memory yet.
+JOB_SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: answer for status, answer in GENERATION_ERRORS.items() if status not in (500, 504)
+}
+JOB_SUBMIT_ERRORS[503] = _error(
+    "The model is loading or failed to load, or the service is stopping", headers=_RETRY_AFTER
+)
+JOB_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: _error("No such job, or it finished longer ago than BACKEND_JOB_RETENTION")
+}
+JOB_LIST_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("A query parameter is out of range (param names it)")
 }
 MODEL_ERRORS: dict[int | str, dict[str, Any]] = {404: _error("No such model here")}
 IMAGE_ERRORS: dict[int | str, dict[str, Any]] = {404: _error("No such image, or it expired")}

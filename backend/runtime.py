@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable
 
 from backend.lease import backend_lease
+from backend.memory import MemoryFigures, measure, register
 from backend.settings import Settings
+from gpu_coord import Resident
 from imagegen import LoadedPipeline, ModelLoadError, load_pipeline
 
 log = logging.getLogger("backend")
@@ -50,7 +52,9 @@ class ModelRuntime:
     """Loads ``settings.model`` on a background thread and holds the result.
 
     The load runs inside a high-priority lease: putting weights on the GPU while the benchmark
-    runs a pipeline is exactly the overlap the lease exists to prevent. On failure the state is
+    runs a pipeline is exactly the overlap the lease exists to prevent. In the same lease the
+    warm-up (:func:`backend.memory.measure`) measures the peak working memory; the backend
+    then registers as a resident of its device until :meth:`close`. On failure the state is
     ``failed``, :attr:`error` names the model and the reason, and ``on_failure`` is called (the
     command line uses it to stop the server and exit non-zero).
     """
@@ -62,6 +66,10 @@ class ModelRuntime:
         self.loaded: LoadedPipeline | None = None
         self.error: str | None = None
         self.load_seconds: float | None = None
+        self.memory: MemoryFigures | None = None
+        self._resident: Resident | None = None
+        self._closed = False
+        self._lock = threading.Lock()  # closing and registering do not interleave
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -80,13 +88,19 @@ class ModelRuntime:
         try:
             with backend_lease(s):
                 loaded = load_pipeline(s.model, device=s.device, dtype=s.dtype)
+                bound_decode(loaded)
+                memory = measure(loaded, s)
         except ModelLoadError as exc:
             self._fail(str(exc))
             return
         except Exception as exc:  # any other failure is still a failed start-up, not a crash
             self._fail(f"cannot load model {s.model!r}: {type(exc).__name__}: {exc}")
             return
-        bound_decode(loaded)
+        with self._lock:
+            if self._closed:
+                return  # the app stopped during the load: register nothing
+            self._resident = register(s, memory)
+        self.memory = memory
         self.loaded = loaded
         self.load_seconds = time.perf_counter() - start
         self.state = ModelState.READY
@@ -97,6 +111,14 @@ class ModelRuntime:
             loaded.dtype,
             self.load_seconds,
         )
+
+    def close(self) -> None:
+        """Unregister as resident (the app is stopping)."""
+        with self._lock:
+            self._closed = True
+            held, self._resident = self._resident, None
+        if held is not None:
+            held.__exit__(None, None, None)
 
     def _fail(self, message: str) -> None:
         self.error = message

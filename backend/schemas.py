@@ -95,3 +95,59 @@ class ReadyStatus(BaseModel):
     device: str | None = None
     dtype: str | None = None
     error: str | None = None
+
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobError(BaseModel):
+    """Why a job failed or was cancelled: the error envelope's object."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str
+
+
+class JobCreated(BaseModel):
+    """``POST /v1/images/jobs`` (202): the job's id, status and place in the queue."""
+
+    id: str
+    object: Literal["image.job"] = "image.job"
+    status: JobState
+    queue_position: int | None
+
+
+class JobInfo(BaseModel):
+    """A job as it stands. ``queue_position`` is 1 for the next to run (None once running);
+    ``step`` of ``steps`` done; ``eta_seconds`` from the recent step times (None before any);
+    ``lease_wait_seconds`` counts while it waits for the GPU lease; ``result`` is the blocking
+    route's answer, once a background job succeeded."""
+
+    id: str
+    object: Literal["image.job"] = "image.job"
+    status: JobState
+    background: bool
+    created: int
+    queue_position: int | None
+    step: int
+    steps: int
+    progress: float
+    eta_seconds: float | None
+    lease_wait_seconds: float | None
+    forced: bool | None
+    cancel_requested: bool
+    finished_at: float | None
+    error: JobError | None = None
+    result: ImagesResponse | None = None
+
+
+class JobList(BaseModel):
+    """``GET /v1/images/jobs``: a page of jobs, running first, then the queue in order, then
+    the finished ones newest first; ``total`` counts every job kept."""
+
+    object: Literal["list"] = "list"
+    data: list[JobInfo]
+    total: int
+    has_more: bool
+    queue_depth: int

@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     # Pixel-steps (width x height x n x (steps + 10)) one request may ask for; unset: by device.
     max_work: int | None = Field(default=None, ge=1)
 
+    # Background jobs (POST /v1/images/jobs): how long a finished one stays readable, and how
+    # many finished ones are kept at most (each keeps its images until it goes).
+    job_retention: float = Field(default=900.0, gt=0)
+    job_history: int = Field(default=64, ge=1)
+
+    # One warm-up generation at the largest size allowed, before /readyz turns 200: it measures
+    # the peak working memory the backend registers as headroom. Unset (or "auto"): on CUDA only.
+    warmup: bool | None = None
+
     # Slow or oversized clients, and shutting down.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     read_timeout: float = Field(default=30.0, gt=0)
@@ -95,6 +104,13 @@ class Settings(BaseSettings):
     def _max_wait_non_negative(cls, value: float | None) -> float | None:
         if value is not None and value < 0:
             raise ValueError("max_wait must be >= 0 seconds or 'none'")
+        return value
+
+    @field_validator("warmup", mode="before")
+    @classmethod
+    def _auto_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in {"", "auto"}:
+            return None
         return value
 
     @field_validator("max_work", mode="before")

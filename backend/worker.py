@@ -2,104 +2,36 @@
 
 Each generation runs inside a high-priority lease, so the benchmark yields the GPU at its next
 denoising step. A job whose client gave up leaves the queue at once, or stops at its next step
-when it is running. The worker logs, per request, how long it waited for the lease and how long
-it generated.
+when it is running. Every job knows its queue position (renumbered whenever the queue moves)
+and reports its lease and each step as events. A CUDA out-of-memory error is flushed and
+retried once, then answered 503. The worker logs, per request, how long it waited for the
+lease and how long it generated.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import statistics
 import threading
 import time
-import uuid
 from collections import deque
-from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field
+from concurrent.futures import InvalidStateError
+from dataclasses import replace
 
+import torch
 from PIL import Image
 
-from backend.errors import QueueFull, ShuttingDown
+from backend.errors import APIError, QueueFull, ShuttingDown
+from backend.estimates import DrainEstimate, StepClock
+from backend.job import Delivery, GenerationCancelled, GenerationResult, Job
 from backend.lease import backend_lease
+from backend.memory import flush_cuda, out_of_memory
 from backend.metrics import Metrics
 from backend.runtime import ModelRuntime
 from backend.settings import Settings
-from imagegen import GenerationRequest, generate
+from imagegen import GenerationRequest, LoadedPipeline, generate
 
 log = logging.getLogger("backend")
-
-
-class GenerationCancelled(RuntimeError):
-    """Raised from the step hook when the request that asked for the generation gave up."""
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    """The images and how they were obtained."""
-
-    images: list[Image.Image]
-    lease_wait: float
-    generation_seconds: float
-    forced: bool
-    lease_generation: int | None
-
-
-@dataclass
-class Job:
-    """One queued generation. ``cancel()`` makes a running job stop at its next step."""
-
-    request: GenerationRequest
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    future: Future[GenerationResult] = field(default_factory=Future)
-    enqueued_at: float = field(default_factory=time.perf_counter)
-    _cancelled: threading.Event = field(default_factory=threading.Event)
-    _reason: BaseException | None = None
-
-    def cancel(self, reason: BaseException | None = None) -> None:
-        """Stop this job: a queued one never runs, a running one raises at its next step.
-
-        ``reason`` is what the running job fails with (default :class:`GenerationCancelled`).
-        """
-        self._reason = reason
-        self._cancelled.set()
-        self.future.cancel()  # only succeeds while still queued
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def stop_here(self, step: int) -> None:
-        """The step hook's check: raise the cancel reason if the job was cancelled."""
-        if self.cancelled:
-            if self._reason is not None:
-                raise self._reason
-            raise GenerationCancelled(f"request {self.request_id} gave up at step {step}")
-
-
-class DrainEstimate:
-    """How fast the queue drains: the median of the last jobs' service times (lease wait,
-    generation, failures and cancellations included), so one long job does not skew it."""
-
-    def __init__(self, window: int = 16, guess: float = 1.0) -> None:
-        self._seconds: deque[float] = deque(maxlen=window)
-        self._guess = guess
-        self._lock = threading.Lock()  # the worker observes while request threads read
-
-    def observe(self, seconds: float) -> None:
-        with self._lock:
-            self._seconds.append(seconds)
-
-    @property
-    def per_job(self) -> float:
-        with self._lock:
-            recent = list(self._seconds)
-        return statistics.median(recent) if recent else self._guess
-
-    def retry_after(self, jobs_ahead: int) -> int:
-        """Whole seconds until ``jobs_ahead`` jobs have drained, at least 1."""
-        return max(1, math.ceil(jobs_ahead * self.per_job))
 
 
 class GenerationWorker:
@@ -114,6 +46,7 @@ class GenerationWorker:
         self.runtime = runtime
         self.metrics = metrics
         self.drain = DrainEstimate()
+        self.step_clock = StepClock()
         self._pending: deque[Job] = deque()
         self._running: Job | None = None
         self._cond = threading.Condition()
@@ -138,13 +71,27 @@ class GenerationWorker:
             ahead = len(self._pending) + (self._running is not None)
         return self.drain.retry_after(ahead)
 
-    def submit(self, request: GenerationRequest) -> Job:
-        job = Job(request)
+    def submit(
+        self,
+        request: GenerationRequest,
+        *,
+        background: bool = False,
+        deliver: Delivery | None = None,
+    ) -> Job:
+        """Queue ``request``; its job's ``queued`` event carries its queue position.
+
+        ``deliver`` turns the images into what a background job's client reads back.
+        """
+        loaded = self.runtime.loaded
+        steps = request.steps or (loaded.default_steps if loaded is not None else 0)
+        job = Job(request, steps=steps, background=background, deliver=deliver)
         with self._cond:
             if self._closing:
                 raise ShuttingDown("the service is shutting down; retry on another instance")
             if len(self._pending) < self.settings.queue_size:
                 self._pending.append(job)
+                job.queue_position = len(self._pending)
+                job.emit("queued", status="queued", queue_position=job.queue_position)
                 self._cond.notify()
                 return job
         self.metrics.queue_rejections.inc()
@@ -156,9 +103,41 @@ class GenerationWorker:
 
     def cancel(self, job: Job, reason: BaseException | None = None) -> None:
         """Withdraw ``job``: out of the queue now (its slot frees), or stopped at its next step."""
-        with self._cond, contextlib.suppress(ValueError):  # already running or done
-            self._pending.remove(job)
+        with self._cond:
+            with contextlib.suppress(ValueError):  # already running or done
+                self._pending.remove(job)
+            self._renumber()
         job.cancel(reason)
+
+    def snapshot(self) -> tuple[Job | None, list[Job]]:
+        """The running job and the waiting ones, in queue order."""
+        with self._cond:
+            return self._running, list(self._pending)
+
+    def eta_seconds(self, job: Job) -> float | None:
+        """Seconds until ``job`` is done at the recent step pace: the running job's steps left,
+        plus the steps of every job ahead and its own when queued (None before any step)."""
+        with self._cond:
+            running, pending = self._running, list(self._pending)
+        if job.finished:
+            return 0.0
+        if job is running:
+            return self.step_clock.eta(job.steps - job.step)
+        if job not in pending:
+            return None
+        left = running.steps - running.step if running is not None else 0
+        for waiting in pending:
+            left += waiting.steps
+            if waiting is job:
+                break
+        return self.step_clock.eta(left)
+
+    def _renumber(self) -> None:
+        # Under the lock: every waiting job whose place changed says so (an event per change).
+        for index, waiting in enumerate(self._pending, start=1):
+            if waiting.queue_position != index:
+                waiting.queue_position = index
+                waiting.emit("position", status="queued", queue_position=index)
 
     def begin_shutdown(self, grace: float) -> None:
         """Refuse new jobs, fail the queued ones with 503, and stop the running one after
@@ -203,6 +182,7 @@ class GenerationWorker:
                 return None
             job = self._pending.popleft()
             self._running = job
+            self._renumber()
             return job
 
     def _run(self) -> None:
@@ -211,8 +191,9 @@ class GenerationWorker:
             try:
                 if not job.future.set_running_or_notify_cancel():
                     continue  # the client gave up while it was queued
+                job.set_running()
                 try:
-                    job.future.set_result(self._execute(job))
+                    job.future.set_result(self._deliver(job, self._execute(job)))
                 except GenerationCancelled as exc:
                     log.info("%s", exc)
                     job.future.set_exception(exc)
@@ -220,34 +201,87 @@ class GenerationWorker:
                     log.warning(
                         "request %s failed: %s: %s", job.request_id, type(exc).__name__, exc
                     )
+                    if job.background and not isinstance(exc, APIError):
+                        # A blocking request's route counts its own; nobody waits on this one.
+                        self.metrics.failures.labels("error").inc()
                     job.future.set_exception(exc)
                 self.drain.observe(time.perf_counter() - start)
             finally:
                 with self._cond:
                     self._running = None
 
-    def _execute(self, job: Job) -> GenerationResult:
-        loaded = self.runtime.loaded
-        if loaded is None:
-            raise RuntimeError("the model is not loaded")
-        queued = time.perf_counter() - job.enqueued_at
+    @staticmethod
+    def _deliver(job: Job, result: GenerationResult) -> GenerationResult:
+        # A background job's images become what its client reads back (outside the lease),
+        # and the job keeps that rather than the images.
+        if job.deliver is None:
+            return result
+        job.data = job.deliver(result.images)
+        return replace(result, images=[])
 
-        steps_done = 0
+    def _generate(self, loaded: LoadedPipeline, job: Job) -> list[Image.Image]:
+        """One generation with step events; a CUDA out-of-memory error is flushed and retried
+        once, then raised as :class:`~backend.errors.GpuOutOfMemory` (503)."""
+        last = time.perf_counter()
 
         def on_step(step: int, total: int) -> None:
-            nonlocal steps_done
-            steps_done = step + 1
+            nonlocal last
+            now = time.perf_counter()
+            self.step_clock.observe(now - last)
+            last = now
+            job.step, job.steps = step + 1, total
+            job.emit(
+                "step",
+                status="running",
+                step=job.step,
+                steps=total,
+                progress=round(job.step / total, 4),
+                eta_seconds=self.step_clock.eta(total - job.step),
+            )
             job.stop_here(step)
 
         def on_block(name: str) -> None:
             # Inside a step and inside the VAE decode (which no step hook reaches): a job
             # cancelled there stops within one block instead of finishing the image.
-            job.stop_here(steps_done)
+            job.stop_here(job.step)
 
+        # Each flush runs after its except clause: until then the error's traceback keeps the
+        # failed attempt's frames, and their tensors, alive.
+        cuda_said = ""
+        try:
+            return generate(loaded, job.request, on_step=on_step, on_block=on_block)
+        except torch.cuda.OutOfMemoryError as exc:
+            cuda_said = str(exc)
+        flush_cuda(loaded.device)
+        log.warning("request %s: CUDA out of memory, flushed, retrying once", job.request_id)
+        job.step = 0
+        job.emit("retry", status="running", reason=f"CUDA out of memory: {cuda_said}")
+        last = time.perf_counter()
+        try:
+            return generate(loaded, job.request, on_step=on_step, on_block=on_block)
+        except torch.cuda.OutOfMemoryError as exc:
+            cuda_said = str(exc)
+        flush_cuda(loaded.device)
+        self.metrics.failures.labels("out_of_memory").inc()
+        raise out_of_memory(job.request_id, cuda_said, self.runtime.memory, self.settings)
+
+    def _execute(self, job: Job) -> GenerationResult:
+        loaded = self.runtime.loaded
+        if loaded is None:
+            raise RuntimeError("the model is not loaded")
+        queued = time.perf_counter() - job.enqueued_at
+        job.lease_requested_at = time.perf_counter()
         with backend_lease(self.settings) as held:
+            job.lease_wait, job.forced = held.wait_seconds, bool(held.forced)
+            job.emit(
+                "lease",
+                status="running",
+                wait_seconds=round(held.wait_seconds, 4),
+                forced=job.forced,
+            )
             job.stop_here(0)  # the client may have left while we waited for the lease
             granted = time.perf_counter()
-            images = generate(loaded, job.request, on_step=on_step, on_block=on_block)
+            images = self._generate(loaded, job)
             done = time.perf_counter()
             forced = bool(held.forced)
             generation = held.generation

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from backend.routes import health, images, models
+from backend.routes import health, images, jobs, models
 
-__all__ = ["health", "images", "models"]
+__all__ = ["health", "images", "jobs", "models"]

@@ -3,46 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import io
 import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
+from backend.delivery import deliver
 from backend.deps import Services, ServicesDep, require_ready
 from backend.errors import (
+    APIError,
     ClientGone,
     GenerationFailed,
     GenerationTimeout,
     NotFound,
-    ShuttingDown,
 )
+from backend.job import GenerationResult, Job
 from backend.openapi import GENERATION_ERRORS, IMAGE_ERRORS
-from backend.schemas import ImageData, ImageGenerationRequest, ImagesResponse
+from backend.schemas import ImageGenerationRequest, ImagesResponse
 from backend.validation import check_work, resolve_request
-from backend.worker import GenerationResult, Job
 
 router = APIRouter()
-
-
-def _encode(images: list[Image.Image]) -> list[ImageData]:
-    out = []
-    for image in images:
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        out.append(ImageData(b64_json=base64.b64encode(buffer.getvalue()).decode("ascii")))
-    return out
-
-
-def _store(services: Services, images: list[Image.Image], base_url: str) -> list[ImageData]:
-    return [
-        ImageData(url=f"{base_url}/images/{services.images.save(image)}.png") for image in images
-    ]
 
 
 def _consume(future: asyncio.Future[GenerationResult]) -> None:
@@ -84,8 +67,8 @@ async def _run(services: Services, request: Request, job: Job) -> GenerationResu
     if outcome in done:
         try:
             return outcome.result()
-        except ShuttingDown:
-            raise
+        except APIError:
+            raise  # already the answer: shutting down, out of GPU memory
         except Exception as exc:
             services.metrics.failures.labels("error").inc()
             raise GenerationFailed(
@@ -117,12 +100,12 @@ async def create_images(
     assert runtime.loaded is not None
     check_work(resolved.generation, runtime.loaded, services.settings)
     job = services.worker.submit(resolved.generation)  # 429 when full, 503 when stopping
+    services.jobs.add(job)  # listed with its queue position while it waits and runs
     result = await _run(services, request, job)
-    if resolved.response_format == "url":
-        base = (services.settings.public_url or str(request.base_url)).rstrip("/")
-        data = await run_in_threadpool(_store, services, result.images, base)
-    else:
-        data = await run_in_threadpool(_encode, result.images)
+    base = (services.settings.public_url or str(request.base_url)).rstrip("/")
+    data = await run_in_threadpool(
+        deliver, result.images, resolved.response_format, services.images, base
+    )
     return ImagesResponse(created=int(time.time()), data=data)
 
 

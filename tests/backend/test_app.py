@@ -62,7 +62,7 @@ def test_openai_client_round_trip(
             # Errors surface as the client's typed exceptions, with our envelope parsed.
             with pytest.raises(openai.BadRequestError) as bad:
                 client.images.generate(prompt="x", size="100x100")
-            assert bad.value.param == "size"  # type: ignore[attr-defined]
+            assert bad.value.param == "size"
             with pytest.raises(openai.NotFoundError):
                 client.images.generate(prompt="x", model="dall-e-3")
             wrong = openai.OpenAI(base_url=f"{url}/v1", api_key="nope", max_retries=0)

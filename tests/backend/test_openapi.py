@@ -51,6 +51,18 @@ def test_the_document_lists_the_real_answers(settings_factory: Callable[..., Set
     assert doc["paths"][GEN]["post"]["security"] == [{"bearer": []}]
     assert "security" not in doc["paths"]["/healthz"]["get"]
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    jobs = doc["paths"]["/v1/images/jobs"]
+    assert set(jobs) == {"get", "post"}
+    assert "202" in jobs["post"]["responses"]
+    assert "429" in jobs["post"]["responses"]
+    assert jobs["post"]["security"] == [{"bearer": []}]
+    job = doc["paths"]["/v1/images/jobs/{job_id}"]
+    assert set(job) == {"get", "delete"}
+    assert "404" in job["get"]["responses"]
+    events = doc["paths"]["/v1/images/jobs/{job_id}/events"]["get"]["responses"]
+    assert list(events["200"]["content"]) == ["text/event-stream"]
+    assert "204" in events
+    assert "gpu_out_of_memory" in responses["503"]["description"]
 
 
 def test_schemathesis_finds_nothing(

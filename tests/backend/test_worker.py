@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from backend import Settings
-from backend.worker import DrainEstimate
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -60,16 +59,6 @@ def test_timeout_is_504_and_frees_the_worker(
         match = re.search(r"^backend_images_generated_total (\S+)$", text, re.MULTILINE)
         assert match is not None
         assert float(match.group(1)) == 1.0  # only the second request produced an image
-
-
-def test_drain_estimate_is_not_skewed_by_one_long_job() -> None:
-    drain = DrainEstimate()
-    assert drain.retry_after(3) == 3  # no history: a one-second guess per job
-    for seconds in (30.0, 0.5, 0.5, 0.5, 0.5):
-        drain.observe(seconds)
-    assert drain.per_job == 0.5
-    assert drain.retry_after(5) == 3  # ceil(5 x 0.5): the long job is one of five
-    assert drain.retry_after(0) == 1
 
 
 def test_retry_after_follows_the_measured_drain_rate(
