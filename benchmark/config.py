@@ -8,11 +8,22 @@
     image_timeout_s = 600     # working time one image may take (lease waits excluded)
     load_timeout_s = 1800     # time a worker may take to load its model
     score = true
+    devices = [0, 1]          # optional: one worker per CUDA device ("all": every one)
+    lease_devices = [0, 1]    # optional, with device = "cpu": one CPU worker per lease
+    block_checkpoints = true  # yield the lease inside a step too (before each block)
+    isolation = "process"     # a worker process per model, or "container": a container each
+    container_image = "gpu-share-benchmark:latest"   # with isolation = "container"
 
     [scorers]                 # maps onto benchmark.scoring.ScorerConfig
+    enabled = ["clip", "aesthetic", "pickscore", "hps"]   # default: clip, aesthetic
     clip_model = "openai/clip-vit-large-patch14"
     aesthetic_head = "camenduru/improved-aesthetic-predictor"
     aesthetic_file = "sac+logos+ava1-l14-linearMSE.pth"
+    pickscore_model = "yuvalkirstain/PickScore_v1"
+    pickscore_processor = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
+    hps_checkpoint = "xswu/HPSv2"
+    hps_file = "HPS_v2.1_compressed.pt"
+    hps_architecture = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 
     [[models]]
     name = "sdxl-turbo"
@@ -26,6 +37,7 @@
     gated = false             # true: the repo needs HF_TOKEN with its licence accepted
     negative_prompt = ""      # optional
     timeout_s = 120           # optional: overrides run.image_timeout_s for this model
+    placement = "auto"        # or "gpu", "model_offload", "sequential_offload"
 
 Relative paths (``path`` of a model, and scorer values starting with ``./``,
 ``../``, ``/`` or ``~``) resolve against the TOML file's folder, so a config
@@ -43,7 +55,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmark.devices import run_device_settings
 from benchmark.errors import ConfigError
+from benchmark.metrics import scorer_names
+from benchmark.placement import PLACEMENT_CHOICES
 
 if TYPE_CHECKING:
     from imagegen import GenerationRequest
@@ -69,6 +84,7 @@ class ModelSpec:
     negative_prompt: str | None = None
     gated: bool = False
     timeout_s: float | None = None
+    placement: str = "auto"  # benchmark.placement: where it runs (not part of the fingerprint)
     # The repo id or the path as written in the TOML: fingerprints use it, so moving
     # the checkout (or mounting it elsewhere in a container) keeps earlier results.
     declared: str = ""
@@ -99,13 +115,26 @@ class ModelSpec:
         )
 
 
+_VIT_H = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
+
+
 @dataclass(frozen=True)
 class ScorerSettings:
-    """The ``[scorers]`` table; mirrors ``benchmark.scoring.ScorerConfig`` field for field."""
+    """The ``[scorers]`` table; mirrors ``benchmark.scoring.ScorerConfig`` field for field.
 
+    ``enabled`` lists the scorers that run (``benchmark.metrics.scorer_names()``);
+    the other fields name their models (see ``ScorerConfig``).
+    """
+
+    enabled: tuple[str, ...] = ("clip", "aesthetic")
     clip_model: str = "openai/clip-vit-large-patch14"
     aesthetic_head: str = "camenduru/improved-aesthetic-predictor"
     aesthetic_file: str = "sac+logos+ava1-l14-linearMSE.pth"
+    pickscore_model: str = "yuvalkirstain/PickScore_v1"
+    pickscore_processor: str = _VIT_H
+    hps_checkpoint: str = "xswu/HPSv2"
+    hps_file: str = "HPS_v2.1_compressed.pt"
+    hps_architecture: str = _VIT_H
 
 
 @dataclass(frozen=True)
@@ -117,6 +146,11 @@ class RunSettings:
     image_timeout_s: float = 600.0
     load_timeout_s: float = 1800.0
     score: bool = True
+    devices: tuple[int, ...] | str | None = None  # benchmark.devices; "all" or CUDA indices
+    lease_devices: tuple[int, ...] | None = None  # the CPU mode: one worker per lease
+    block_checkpoints: bool = True
+    isolation: str = "process"
+    container_image: str = "gpu-share-benchmark:latest"
 
 
 @dataclass(frozen=True)
@@ -193,6 +227,11 @@ def _parse_run(path: Path, data: Any) -> RunSettings:
             "image_timeout_s",
             "load_timeout_s",
             "score",
+            "devices",
+            "lease_devices",
+            "block_checkpoints",
+            "isolation",
+            "container_image",
         }
     )
     seeds = table.get("seeds", list)
@@ -214,19 +253,33 @@ def _parse_run(path: Path, data: Any) -> RunSettings:
         image_timeout_s=table.positive("image_timeout_s", float, 600.0),
         load_timeout_s=table.positive("load_timeout_s", float, 1800.0),
         score=table.get("score", bool, True),
+        **run_device_settings(table.data, table.get, table.fail),
     )
+
+
+_FILE_NAMES = ("aesthetic_file", "hps_file")  # names inside a repo or folder, never resolved
 
 
 def _parse_scorers(path: Path, data: Any) -> ScorerSettings:
     table = _Table(path, "scorers", data)
-    table.unknown({"clip_model", "aesthetic_head", "aesthetic_file"})
+    keys = [k for k in ScorerSettings.__dataclass_fields__ if k != "enabled"]
+    table.unknown({"enabled", *keys})
     defaults = ScorerSettings()
-    values: dict[str, str] = {}
-    for key in ("clip_model", "aesthetic_head", "aesthetic_file"):
+    enabled = table.get("enabled", list, list(defaults.enabled))
+    known = scorer_names()
+    if not enabled or not all(isinstance(name, str) for name in enabled):
+        raise table.fail("enabled", f"expected a non-empty list of scorer names, got {enabled!r}")
+    for name in enabled:
+        if name not in known:
+            raise table.fail("enabled", f"unknown scorer {name!r} (known: {', '.join(known)})")
+    if len(set(enabled)) != len(enabled):
+        raise table.fail("enabled", f"a scorer is named twice in {enabled!r}")
+    values: dict[str, Any] = {"enabled": tuple(enabled)}
+    for key in keys:
         value = table.get(key, str, getattr(defaults, key))
         if not value.strip():
             raise table.fail(key, "must not be empty")
-        if key != "aesthetic_file" and _is_path(value):
+        if key not in _FILE_NAMES and _is_path(value):
             value = _resolve(path.parent, value)
         values[key] = value
     return ScorerSettings(**values)
@@ -248,6 +301,7 @@ def _parse_model(path: Path, index: int, data: Any) -> ModelSpec:
             "negative_prompt",
             "gated",
             "timeout_s",
+            "placement",
             "notes",
         }
     )
@@ -281,8 +335,16 @@ def _parse_model(path: Path, index: int, data: Any) -> ModelSpec:
         negative_prompt=table.get("negative_prompt", str) or None,
         gated=table.get("gated", bool, False),
         timeout_s=table.positive("timeout_s", float),
+        placement=_placement(table),
         declared=repo if repo is not None else f"path:{local}",
     )
+
+
+def _placement(table: _Table) -> str:
+    value = table.get("placement", str, "auto")
+    if value not in PLACEMENT_CHOICES:
+        raise table.fail("placement", f"{value!r} is not one of {', '.join(PLACEMENT_CHOICES)}")
+    return str(value)
 
 
 def load_config(path: Path) -> BenchmarkConfig:

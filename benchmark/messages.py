@@ -49,9 +49,17 @@ class Stop:
 
 @dataclass(frozen=True)
 class Loaded:
-    """The model is loaded on ``device``."""
+    """The model is loaded on ``device`` with ``placement`` (``reason``: the figures).
+
+    ``label`` names where its images are made ("cuda:1", "cpu lease 1");
+    ``resident_bytes`` is what it keeps on the device (None off CUDA).
+    """
 
     device: str
+    placement: str = "gpu"
+    reason: str = ""
+    label: str = ""
+    resident_bytes: int | None = None
 
 
 @dataclass(frozen=True)

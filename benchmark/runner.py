@@ -10,39 +10,36 @@ its row being written) is finished by simply starting it again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmark.config import BenchmarkConfig, ModelSpec
-from benchmark.errors import DiskFullError, UnknownNameError, WorkerLoadError, is_disk_full
+from benchmark.container import make_worker
+from benchmark.devices import Slot, slots
+from benchmark.errors import (
+    ConfigError,
+    DiskFullError,
+    UnknownNameError,
+    WorkerLoadError,
+    is_disk_full,
+)
 from benchmark.messages import Task
-from benchmark.progress import Progress
-from benchmark.prompts import Prompt, PromptSet, load_prompt_sets
-from benchmark.records import Generation, ItemKey, Measures
+from benchmark.need import estimate_need, working_key
+from benchmark.parallel import SharedProgress, run_on_devices
+from benchmark.plan import Item, plan_model, record_item
+from benchmark.progress import VIEW_NAME, Progress
+from benchmark.prompts import load_prompt_sets
 from benchmark.results import (
     ensure_results_dir,
     exclusive,
-    image_relpath,
     remove_stale_temp_files,
 )
 from benchmark.store import DB_NAME, ResultsStore
-from benchmark.supervisor import ModelWorker
 from benchmark.worker import WorkerJob
 
 __all__ = ["RunSummary", "run_benchmark", "write_run_report"]
 
 log = logging.getLogger("benchmark")
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One image still to make: the prompt as its set has it, under its result key."""
-
-    pset: PromptSet
-    prompt: Prompt
-    key: ItemKey
-    image_rel: str
 
 
 @dataclass
@@ -59,89 +56,36 @@ class RunSummary:
     reports: dict[str, Path] | None = None
 
 
-def _plan(
-    store: ResultsStore,
-    run_id: str,
-    results_dir: Path,
-    sets: list[PromptSet],
-    model: ModelSpec,
-    seeds: tuple[int, ...],
-) -> tuple[list[_Item], int]:
-    """(items still to do, items already done) for one model."""
-    pending: list[_Item] = []
-    done = 0
-    for pset in sets:
-        known = store.done_items(pset.name, model.name, model.fingerprint)
-        for prompt in pset.prompts:
-            for seed in seeds:
-                key = ItemKey(pset.name, prompt.content_hash, model.name, model.fingerprint, seed)
-                have = known.get(key)
-                if have is not None and (
-                    (
-                        have.status == "ok"
-                        and have.image_path is not None
-                        and (results_dir / have.image_path).is_file()
-                    )
-                    # A failure is retried by the next run, not by a resumed one:
-                    # a model that hangs must not be retried forever.
-                    or (have.status == "failed" and have.run_id == run_id)
-                ):
-                    done += 1
-                    continue
-                rel = image_relpath(pset, model, prompt, seed)
-                pending.append(_Item(pset, prompt, key, rel))
-    return pending, done
-
-
-def _record(
-    store: ResultsStore,
-    run_id: str,
-    item: _Item,
-    model: ModelSpec,
-    *,
-    error: str | None = None,
-    measures: Measures | None = None,
-    scores: Mapping[str, float] | None = None,
-) -> None:
-    store.record(
-        Generation(
-            run_id=run_id,
-            key=item.key,
-            prompt_id=item.prompt.id,
-            prompt=item.prompt.text,
-            category=item.prompt.category,
-            model_source=model.source,
-            status="failed" if error else "ok",
-            error=error,
-            image_path=None if error else item.image_rel,
-            measures=measures,
-            scores=scores,
-        )
-    )
-
-
 def _run_model(
     store: ResultsStore,
     config: BenchmarkConfig,
     run_id: str,
     results_dir: Path,
     model: ModelSpec,
-    items: list[_Item],
-    progress: Progress,
+    items: list[Item],
+    progress: Progress | SharedProgress,
+    slot: Slot | None = None,
 ) -> None:
+    slot = slot or Slot(config.run.device)
+    key = working_key(model)
+    measured = store.working_memory(key)
     job = WorkerJob(
         model_name=model.name,
         source=model.source,
-        device=config.run.device,
+        device=slot.device,
         dtype=model.dtype,
         variant=model.variant,
         scorers=asdict(config.scorers) if config.run.score else None,
         log_level=logging.getLogger().getEffectiveLevel(),
+        lease_device=slot.lease_device,
+        placement=model.placement,
+        need=estimate_need(model, slot.device, measured),
+        block_checkpoints=config.run.block_checkpoints,
     )
-    worker = ModelWorker(
-        job, image_timeout_s=config.run.image_timeout_s, load_timeout_s=config.run.load_timeout_s
-    )
-    log.info("model %s: %d images to make (%s)", model.name, len(items), model.source)
+    worker = make_worker(config.run, job, results_dir, slot)
+    # Progress and log lines say which device makes the images ("tiny on cuda:1").
+    where = model.name if slot.device == "auto" else f"{model.name} on {slot.label}"
+    log.info("model %s: %d images to make (%s)", where, len(items), model.source)
     # A local folder that is plainly not a pipeline fails here, without paying for a worker.
     missing = (
         model.declared.startswith("path:")
@@ -157,12 +101,14 @@ def _run_model(
                             "diffusers pipeline folder (no model_index.json)"
                         )
                     worker.start()
+                    if worker.loaded is not None:
+                        log.info("model %s: %s", where, worker.loaded.reason)
                 except WorkerLoadError as exc:
                     reason = str(exc)
                     log.error("model %s failed to load: %s", model.name, reason)
                     for rest in items[index:]:
-                        _record(store, run_id, rest, model, error=reason)
-                        progress.advance(model.name, rest.pset.name, ok=False)
+                        record_item(store, run_id, rest, model, error=reason)
+                        progress.advance(where, rest.pset.name, ok=False)
                     return
             request = model.request(item.prompt.text, item.key.seed)
             outcome = worker.run(Task(request, str(results_dir / item.image_rel)), model.timeout_s)
@@ -174,30 +120,65 @@ def _run_model(
                     "free some space and run again to resume"
                 )
             if outcome.ok:
-                _record(store, run_id, item, model, measures=outcome.measures,
+                record_item(store, run_id, item, model, measures=outcome.measures,
                         scores=outcome.scores)  # fmt: skip
+                working = outcome.measures.working_mem_bytes if outcome.measures else None
+                if working is not None and measured is None:
+                    # Measured on its first image; the next run places the model by it.
+                    store.remember_working_memory(key, working)
+                    measured = working
             else:
                 log.warning(
                     "image failed: %s / %s / %s seed %d: %s",
                     model.name, item.pset.name, item.prompt.id, item.key.seed, outcome.error,
                 )  # fmt: skip
-                _record(store, run_id, item, model, error=outcome.error)
-            progress.advance(model.name, item.pset.name, ok=outcome.ok)
+                record_item(store, run_id, item, model, error=outcome.error)
+            progress.advance(where, item.pset.name, ok=outcome.ok)
     finally:
         worker.stop()
 
 
+def _slots(config: BenchmarkConfig) -> list[Slot]:
+    run = config.run
+    try:
+        return slots(run.device, run.devices, run.lease_devices)
+    except ValueError as exc:
+        raise ConfigError(f"{config.path}: run.{exc}") from None
+
+
+def _run_on(
+    config: BenchmarkConfig,
+    run_id: str,
+    results_dir: Path,
+    slot: Slot,
+    model: ModelSpec,
+    items: list[Item],
+    progress: SharedProgress,
+) -> None:
+    # One store per device thread: a SQLite connection belongs to its thread, and
+    # WAL with BEGIN IMMEDIATE serialises the few writes.
+    with ResultsStore(results_dir / DB_NAME) as store:
+        _run_model(store, config, run_id, results_dir, model, items, progress, slot)
+
+
 def write_run_report(
-    store: ResultsStore, run_id: str, results_dir: Path, out_dir: Path | None = None
+    store: ResultsStore,
+    run_id: str,
+    results_dir: Path,
+    out_dir: Path | None = None,
+    rank_by: str | None = None,
 ) -> dict[str, Path]:
-    """Write the reports of ``run_id`` into ``out_dir`` (``results_dir/reports/<run_id>/``)."""
+    """Write the reports of ``run_id`` into ``out_dir`` (``results_dir/reports/<run_id>/``),
+    the leaderboard ranked by the metric ``rank_by`` (default: the first with scores)."""
     from benchmark.report import write_reports
 
     run = store.run(run_id)
     if run is None:
         raise UnknownNameError(f"no run {run_id!r} in {store.path}")
     out = out_dir if out_dir is not None else results_dir / "reports" / run_id
-    return write_reports(run, store.generations(run), results_dir=results_dir, out_dir=out)
+    return write_reports(
+        run, store.generations(run), results_dir=results_dir, out_dir=out, rank_by=rank_by
+    )
 
 
 def run_benchmark(
@@ -234,6 +215,11 @@ def run_benchmark(
         return summary
     with exclusive(results_dir), ResultsStore(results_dir / DB_NAME) as store:
         remove_stale_temp_files(results_dir)
+        if config.run.isolation == "container":
+            from benchmark.container import sweep_leftovers
+
+            for gone in sweep_leftovers(results_dir):
+                log.info("removed a leftover container of an earlier runner: %s", gone)
         for pset in sets:
             store.remember_prompt_set(
                 content_hash=pset.content_hash,
@@ -248,7 +234,9 @@ def run_benchmark(
             models=[{"name": m.name, "fingerprint": m.fingerprint} for m in specs],
         )
         summary.run_id, summary.resumed = run_id, resumed
-        plans = [(m, *_plan(store, run_id, results_dir, sets, m, config.run.seeds)) for m in specs]
+        plans = [
+            (m, *plan_model(store, run_id, results_dir, sets, m, config.run.seeds)) for m in specs
+        ]
         summary.total = sum(len(p) + d for _, p, d in plans)
         already = sum(d for _, _, d in plans)
         log.info(
@@ -256,10 +244,21 @@ def run_benchmark(
             run_id, "resumed" if resumed else "new", len(sets), len(specs),
             len(config.run.seeds), summary.total, already,
         )  # fmt: skip
-        progress = Progress(summary.total, already)
-        for model, pending, _ in plans:
-            if pending:
-                _run_model(store, config, run_id, results_dir, model, pending, progress)
+        progress = Progress(summary.total, already, view=results_dir / VIEW_NAME, run_id=run_id)
+        work = [(m, pending) for m, pending, _ in plans if pending]
+        places = _slots(config)
+        if len(places) == 1:
+            for model, pending in work:
+                _run_model(store, config, run_id, results_dir, model, pending, progress, places[0])
+        else:
+            run_on_devices(
+                places,
+                work,
+                lambda slot, model, pending, shared: _run_on(
+                    config, run_id, results_dir, slot, model, pending, shared
+                ),
+                progress,
+            )
         store.finish_run(run_id)
         summary.made = progress.done - already
         run = store.run(run_id)

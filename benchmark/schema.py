@@ -41,6 +41,8 @@ VERSION = 2
 def _sql_type(annotation: Any) -> str:
     kinds = set(typing.get_args(annotation)) or {annotation}
     kinds.discard(types.NoneType)
+    if kinds == {str}:
+        return "TEXT"
     return "INTEGER" if kinds == {int} else "REAL"
 
 
@@ -98,6 +100,11 @@ CREATE TABLE IF NOT EXISTS generations (
     created_at TEXT NOT NULL,
     UNIQUE (prompt_set, prompt_hash, model, model_fingerprint, seed)
 );
+CREATE TABLE IF NOT EXISTS working_memory (
+    model_key TEXT PRIMARY KEY,
+    working_bytes INTEGER NOT NULL,
+    measured_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS scores (
     generation_id INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
     metric TEXT NOT NULL,
@@ -123,6 +130,8 @@ def row_values(generation: Generation, *, created_at: str) -> tuple[Any, ...]:
 def generation_from_row(row: sqlite3.Row, scores: dict[str, float] | None) -> Generation:
     """A ``generations`` row and its scores (None: not scored)."""
     measured = row["status"] == "ok" and row["latency_s"] is not None
+    names = set(row.keys())  # a read-only older database may lack the newer measures
+    measures: dict[str, Any] = {n: row[n] if n in names else None for n in MEASURE_COLUMNS}
     key_fields = (f.name for f in fields(ItemKey))
     return Generation(
         run_id=row["run_id"],
@@ -134,7 +143,7 @@ def generation_from_row(row: sqlite3.Row, scores: dict[str, float] | None) -> Ge
         status=row["status"],
         error=row["error"],
         image_path=row["image_path"],
-        measures=Measures(**{n: row[n] for n in MEASURE_COLUMNS}) if measured else None,
+        measures=Measures(**measures) if measured else None,
         scores=scores,
         created_at=row["created_at"],
     )
@@ -148,12 +157,24 @@ def upgrade(db: sqlite3.Connection) -> None:
     """Bring the database to :data:`VERSION`; call inside a write transaction."""
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version >= VERSION:
+        _add_missing(db)
         return
     if "set_hash" in _columns(db, "generations"):
         _from_v1(db)
     for statement in _statements():
         db.execute(statement)
     db.execute(f"PRAGMA user_version = {VERSION}")
+
+
+def _add_missing(db: sqlite3.Connection) -> None:
+    # Additive changes need no new version: a new table is created, a new measure
+    # (a new field of Measures) becomes a new column, empty in the older rows.
+    for statement in _statements():
+        db.execute(statement)
+    have = _columns(db, "generations")
+    for f in fields(Measures):
+        if f.name not in have:
+            db.execute(f"ALTER TABLE generations ADD COLUMN {f.name} {_sql_type(_HINTS[f.name])}")
 
 
 def _statements() -> list[str]:
@@ -199,7 +220,7 @@ def _from_v1(db: sqlite3.Connection) -> None:
         )
         db.execute(
             f"INSERT INTO generations (id, {', '.join(GENERATION_COLUMNS)}) VALUES ({marks})",
-            (row["id"], *(values[c] for c in GENERATION_COLUMNS)),
+            (row["id"], *(values.get(c) for c in GENERATION_COLUMNS)),  # newer measures: none
         )
         for metric in ("clip_score", "aesthetic_score"):
             if row[metric] is not None:

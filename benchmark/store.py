@@ -188,6 +188,27 @@ class ResultsStore:
         rows = self._db.execute("SELECT id FROM runs ORDER BY started_at DESC, rowid DESC")
         return [run for row in rows.fetchall() if (run := self.run(row["id"])) is not None]
 
+    # working memory (benchmark.placement) ------------------------------------------
+
+    def working_memory(self, model_key: str) -> int | None:
+        """The working memory measured for ``model_key`` (None: never measured)."""
+        try:
+            row = self._db.execute(
+                "SELECT working_bytes FROM working_memory WHERE model_key = ?", (model_key,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a read-only database from before the table
+            return None
+        return None if row is None else int(row[0])
+
+    def remember_working_memory(self, model_key: str, working_bytes: int) -> None:
+        """Keep the working memory measured for ``model_key``, for the next run's placement."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO working_memory (model_key, working_bytes, measured_at) "
+                "VALUES (?, ?, ?)",
+                (model_key, int(working_bytes), utc_now()),
+            )
+
     # prompt sets and generations -------------------------------------------------
 
     def remember_prompt_set(

@@ -29,6 +29,7 @@ from benchmark.messages import (
     Resume,
     Stop,
     Task,
+    ToWorker,
     Warn,
     WorkerMessage,
 )
@@ -71,18 +72,16 @@ class ModelWorker:
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None
         self.device: str | None = None
+        self.loaded: Loaded | None = None  # the worker's placement and figures once loaded
 
     @property
     def alive(self) -> bool:
-        """Whether the worker process is running."""
-        return self._proc is not None and self._proc.is_alive()
+        """Whether the worker is running."""
+        return not self._ended()[0]
 
-    def start(self) -> None:
-        """Spawn the worker and wait until its model is loaded.
+    # -- the transport: a spawned process and a pipe (benchmark.container: a container) --
 
-        Raises :class:`WorkerLoadError` when loading fails, times out, or the
-        worker dies while loading; the worker is gone afterwards.
-        """
+    def _launch(self) -> None:
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=worker_main,
@@ -93,29 +92,11 @@ class ModelWorker:
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
-        deadline = time.monotonic() + self.load_timeout_s
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.kill()
-                raise WorkerLoadError(
-                    f"model {self.job.model_name!r} did not load within {self.load_timeout_s:g} s"
-                )
-            message = self._receive(min(remaining, _POLL_S))
-            if message is None:
-                if not proc.is_alive():
-                    code = proc.exitcode
-                    self.kill()
-                    raise WorkerLoadError(
-                        f"worker for {self.job.model_name!r} exited with code {code} while loading"
-                    )
-                continue
-            if isinstance(message, Loaded):
-                self.device = message.device
-                return
-            if isinstance(message, LoadFailed):
-                self.kill()
-                raise WorkerLoadError(message.reason)
+
+    def _post(self, message: ToWorker) -> None:
+        """Send ``message``; BrokenPipeError or OSError when the worker is gone."""
+        assert self._conn is not None
+        self._conn.send(message)
 
     def _receive(self, timeout: float) -> WorkerMessage | None:
         assert self._conn is not None
@@ -127,17 +108,65 @@ class ModelWorker:
             time.sleep(min(timeout, 0.05))
         return None
 
+    def _ended(self) -> tuple[bool, int | None]:
+        """(whether the worker has ended, its exit code when known)."""
+        if self._proc is None:
+            return True, None
+        if self._proc.is_alive():
+            return False, None
+        return True, self._proc.exitcode
+
+    def _join(self, timeout: float) -> None:
+        if self._proc is not None:
+            self._proc.join(timeout)
+
+    def _exit_detail(self) -> str:
+        return ""
+
+    # -- the protocol -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker and wait until its model is loaded.
+
+        Raises :class:`WorkerLoadError` when loading fails, times out, or the
+        worker dies while loading; the worker is gone afterwards.
+        """
+        self._launch()
+        deadline = time.monotonic() + self.load_timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise WorkerLoadError(
+                    f"model {self.job.model_name!r} did not load within {self.load_timeout_s:g} s"
+                )
+            message = self._receive(min(remaining, _POLL_S))
+            if message is None:
+                ended, code = self._ended()
+                if ended:
+                    detail = self._exit_detail()
+                    self.kill()
+                    raise WorkerLoadError(
+                        f"worker for {self.job.model_name!r} exited with code {code} while "
+                        f"loading{detail}"
+                    )
+                continue
+            if isinstance(message, Loaded):
+                self.device, self.loaded = message.device, message
+                return
+            if isinstance(message, LoadFailed):
+                self.kill()
+                raise WorkerLoadError(message.reason)
+
     def run(self, task: Task, timeout_s: float | None = None) -> Outcome:
         """Make one image. Never raises for the image's own failures: see :class:`Outcome`.
 
         ``worker_lost`` in the outcome says the worker was killed or died, and
         must be started again before the next task.
         """
-        assert self._conn is not None
-        assert self._proc is not None
         budget = timeout_s or self.image_timeout_s
         try:
-            self._conn.send(task)
+            self._post(task)
         except (BrokenPipeError, OSError) as exc:
             self.kill()
             return Outcome(False, error=f"worker lost before the image: {exc}", worker_lost=True)
@@ -156,8 +185,8 @@ class ModelWorker:
                 wait = min(wait, max(budget - used - (time.monotonic() - working_since), 0.01))
             message = self._receive(wait)
             if message is None:
-                if not self._proc.is_alive():
-                    code = self._proc.exitcode
+                ended, code = self._ended()
+                if ended:
                     self.kill()
                     return Outcome(
                         False, error=f"worker died with exit code {code}", worker_lost=True
@@ -178,11 +207,10 @@ class ModelWorker:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the worker to finish and wait for it; kill it if it does not."""
-        if self._conn is not None and self.alive:
+        if self.alive:
             with contextlib.suppress(BrokenPipeError, OSError):
-                self._conn.send(Stop())
-            assert self._proc is not None
-            self._proc.join(timeout)
+                self._post(Stop())
+            self._join(timeout)
         self.kill()
 
     def kill(self) -> None:

@@ -16,10 +16,11 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from benchmark.checkpoints import Checkpoints, energy_mj
+from benchmark.devices import Slot
 from benchmark.errors import is_disk_full
 from benchmark.logs import quiet_libraries, setup_logging
 from benchmark.messages import (
@@ -31,37 +32,53 @@ from benchmark.messages import (
     Resume,
     Stop,
     Task,
+    ToWorker,
     Warn,
     WorkerMessage,
 )
+from benchmark.offload import decide, device_memory, load_placed
+from benchmark.placed import PlacedPipeline
+from benchmark.placement import Placement
 from benchmark.records import Measures
+
+if TYPE_CHECKING:
+    from benchmark.placement import MemoryNeed
 
 log = logging.getLogger("benchmark.worker")
 LEASE_OWNER = "benchmark"
 
 
+class WorkerConnection(Protocol):
+    """The worker's end: a ``multiprocessing`` pipe, or ``benchmark.wire.FileConnection``."""
+
+    def send(self, message: WorkerMessage) -> None: ...
+
+    def recv(self) -> ToWorker: ...
+
+
 @dataclass(frozen=True)
 class WorkerJob:
-    """What a worker needs to start: the model, the device, the scorers (or None)."""
+    """What a worker needs to start: the model, the device, the scorers (or None).
+
+    ``lease_device`` overrides the lease the device maps to (the CPU mode's
+    several leases); ``need`` is the runner's estimate for the placement
+    (``benchmark.placement``), ``placement`` the configured choice;
+    ``block_checkpoints`` checkpoints the lease before every block as well as
+    after every step.
+    """
 
     model_name: str
     source: str
     device: str
     dtype: str
     variant: str | None
-    scorers: dict[str, str] | None
+    scorers: dict[str, Any] | None
     log_level: int = logging.INFO
-
-
-def _energy_mj(index: int | None) -> int | None:
-    """Card energy counter in millijoules from NVML (via gpu_coord), None without a GPU."""
-    if index is None:
-        return None
-    from gpu_coord import gpu_snapshot
-
-    snap = gpu_snapshot(index)
-    energy = snap.energy_mj if snap is not None else None
-    return int(energy) if energy is not None else None
+    lease_device: int | None = None
+    placement: str = "auto"
+    need: MemoryNeed | None = None
+    block_checkpoints: bool = True
+    label: str | None = None  # how rows name the device, when not the worker's own view
 
 
 def _watch_parent(parent: int) -> None:
@@ -76,12 +93,24 @@ def _watch_parent(parent: int) -> None:
 class _Work:
     """Runs tasks for one loaded model inside low-priority leases."""
 
-    def __init__(self, conn: Connection, job: WorkerJob, loaded: Any) -> None:
-        from imagegen import cuda_index, lease_device
-
+    def __init__(
+        self,
+        conn: WorkerConnection,
+        job: WorkerJob,
+        loaded: Any,
+        placement: Placement,
+        lease_dev: int,
+    ) -> None:
         self.conn, self.job, self.loaded = conn, job, loaded
-        self.index = cuda_index(loaded.device)
-        self.lease_device = lease_device(loaded.device)
+        self.placed = PlacedPipeline(
+            loaded,
+            placement,
+            block_checkpoints=job.block_checkpoints,
+            warn=lambda text: self.send(Warn(text)),
+        )
+        self.index = self.placed.index
+        self.lease_device = lease_dev
+        self.label = job.label or Slot(loaded.device, job.lease_device).label
         self.scorers: Any = None
         self.scorer_error: str | None = None
 
@@ -100,51 +129,38 @@ class _Work:
     def make(self, task: Task) -> Done:
         import torch
 
-        from imagegen import generate
-
         cuda = self.index is not None
         held = self._acquire()
-        yielded_s = 0.0
-        yielded_mj = 0
+        marks = Checkpoints(held, self.send, self.index)
         try:
-            if cuda:
-                torch.cuda.reset_peak_memory_stats(self.index)
-            start_mj = _energy_mj(self.index)
+            self.placed.reset_peak()
+            before = device_memory(self.index)
+            start_mj = energy_mj(self.index)
             start = time.perf_counter()
-
-            def on_step(step: int, total: int) -> None:
-                nonlocal yielded_s, yielded_mj
-                before_yields = held.yields
-                self.send(Pause())
-                t0, e0 = time.perf_counter(), _energy_mj(self.index)
-                held.checkpoint()
-                if held.yields != before_yields:
-                    # The GPU was someone else's meanwhile: neither time nor energy is ours.
-                    yielded_s += time.perf_counter() - t0
-                    e1 = _energy_mj(self.index)
-                    if e0 is not None and e1 is not None:
-                        yielded_mj += e1 - e0
-                self.send(Resume())
-
-            images = generate(self.loaded, task.request, on_step=on_step)
+            images = self.placed.generate(task.request, marks)
             if cuda:
                 torch.cuda.synchronize(self.index)
-            latency = time.perf_counter() - start - yielded_s
-            end_mj = _energy_mj(self.index)
-            peak = int(torch.cuda.max_memory_allocated(self.index)) if cuda else None
+            latency = time.perf_counter() - start - marks.yielded_s
+            end_mj = energy_mj(self.index)
+            peak = self.placed.peak()
         finally:
             held.release()
         image = images[0]
         self._save(image, Path(task.image_path))
         energy = None
         if start_mj is not None and end_mj is not None:
-            energy = max(end_mj - start_mj - yielded_mj, 0) / 1000.0
+            energy = max(end_mj - start_mj - marks.yielded_mj, 0) / 1000.0
         steps = task.request.steps or self.loaded.default_steps
         wait, yields = float(held.wait_seconds), int(held.yields)
         scores = None
         if self.job.scorers is not None:
             scores, score_wait, score_yields = self._score(image, task.request.prompt)
             wait, yields = wait + score_wait, yields + score_yields
+        # Working memory is the image's own only when the weights sat on the device
+        # throughout; under offload the peak mixes weights moving in and out.
+        working = None
+        if peak is not None and before is not None and self.placed.placement == "gpu":
+            working = max(peak - before, 0)
         measures = Measures(
             width=image.width,
             height=image.height,
@@ -155,6 +171,10 @@ class _Work:
             lease_wait_s=wait,
             yields=yields,
             energy_j=energy,
+            device=self.label,
+            placement=self.placed.placement,
+            resident_mem_bytes=self.placed.resident_bytes,
+            working_mem_bytes=working,
         )
         return Done(measures, scores)
 
@@ -200,27 +220,62 @@ def _failure(exc: Exception, task: Task) -> Failed:
     return Failed(f"{type(exc).__name__}: {exc}")
 
 
-def worker_main(conn: Connection, job: WorkerJob) -> None:
+def worker_main(conn: WorkerConnection, job: WorkerJob) -> None:
     """Entry point of a worker process (importable, for the ``spawn`` start method)."""
     # Ctrl-C in a terminal reaches the whole process group; the runner decides
     # when its workers stop, so a worker must not die mid-image with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_logging(job.log_level, name_prefix=f"worker[{job.model_name}] ")
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    from imagegen import ModelLoadError, load_pipeline
+    from gpu_coord import resident
+    from imagegen import ModelLoadError, cuda_index, lease_device, pick_device
 
     quiet_libraries()
 
     try:
-        loaded = load_pipeline(job.source, device=job.device, dtype=job.dtype, variant=job.variant)
+        device = pick_device(job.device)
+        lease_dev = job.lease_device if job.lease_device is not None else lease_device(device)
+        decision = decide(job.need, job.placement, device=device, lease_device=lease_dev)
+    except ValueError as exc:
+        conn.send(LoadFailed(f"cannot load model {job.source!r}: {exc}"))
+        return
+    if decision.placement is None:
+        conn.send(LoadFailed(f"model {job.model_name!r} {decision.reason}"))
+        return
+    log.info("placement %s", decision.reason)
+    try:
+        loaded = load_placed(
+            job.source,
+            device=device,
+            dtype=job.dtype,
+            variant=job.variant,
+            placement=decision.placement,
+        )
     except ModelLoadError as exc:
         conn.send(LoadFailed(str(exc)))
         return
     except Exception as exc:  # out of memory and friends: still the model's failure
         conn.send(LoadFailed(f"cannot load model {job.source!r}: {type(exc).__name__}: {exc}"))
         return
-    conn.send(Loaded(loaded.device))
-    work = _Work(conn, job, loaded)
+    work = _Work(conn, job, loaded, decision.placement, lease_dev)
+    # What the model keeps on the device, and the peak it may reach on top, for
+    # everyone else's memory budget; the registration ends with this process.
+    held_bytes = work.placed.resident_bytes or 0
+    headroom = (
+        job.need.working_bytes if job.need is not None and cuda_index(device) is not None else 0
+    )
+    work.placed.resident = resident(
+        LEASE_OWNER, device=lease_dev, resident_bytes=held_bytes, headroom_bytes=headroom
+    ).__enter__()
+    conn.send(
+        Loaded(
+            loaded.device,
+            decision.placement,
+            decision.reason,
+            work.label,
+            work.placed.resident_bytes,
+        )
+    )
     while True:
         try:
             message = conn.recv()

@@ -62,7 +62,7 @@ def _ms(seconds: float) -> str:
 
 @register_step(
     "contention",
-    budget_s=140,
+    budget_s=120,
     dry_budget_s=240,
     summary="backend and runner sharing the device: lease, original scheme, none",
     requires=("host",),
@@ -97,7 +97,7 @@ def check_contention(ctx: StepContext) -> StepOutcome:
 
 @register_step(
     "block-yield",
-    budget_s=120,
+    budget_s=100,
     dry_budget_s=240,
     summary="the backend's lease wait with step-only and with block checkpoints",
     requires=("host",),

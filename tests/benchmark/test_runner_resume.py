@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from benchmark import Generation, ItemKey, ResultsStore, load_config, load_prompt_set
+from benchmark.plan import plan_model
 from benchmark.results import image_relpath
-from benchmark.runner import _plan
 from tests.benchmark.conftest import (
     db_rows,
     model_table,
@@ -80,9 +80,9 @@ def test_plan_treats_image_without_row_as_not_done(tiny_models: Any, tmp_path: P
         store.record(Generation(run_id=run_id, key=failed, prompt_id=cow.id, prompt=cow.text,
                                 category=None, model_source=model.source, status="failed",
                                 error="x"))  # fmt: skip
-        pending, done = _plan(store, run_id, tmp_path, [pset], model, (0,))
+        pending, done = plan_model(store, run_id, tmp_path, [pset], model, (0,))
         assert sorted(i.prompt.id for i in pending) == [cat.id, dog.id]
         assert done == 1
         # The next run retries the failure.
-        pending, done = _plan(store, "another-run", tmp_path, [pset], model, (0,))
+        pending, done = plan_model(store, "another-run", tmp_path, [pset], model, (0,))
         assert sorted(i.prompt.id for i in pending) == [cat.id, dog.id, cow.id]

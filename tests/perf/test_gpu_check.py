@@ -25,7 +25,7 @@ from perf.gpu_check._runner import _toml, runner_config
 from perf.gpu_check._wheels import PREINSTALLED, WHEELS_BUDGET_S, install_wheels, requirements
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = ["host", "contention", "block-yield", "flush", "runner"]
+STEPS = ["host", "contention", "block-yield", "flush", "backend-memory", "runner"]
 
 
 def _table(stdout: str) -> dict[str, list[str]]:
@@ -134,7 +134,7 @@ def test_a_step_runs_with_what_it_needs_and_is_skipped_when_that_failed(tmp_path
     assert [(r.name, r.outcome.status) for r in records] == [("host", "fail"), ("flush", "skip")]
     assert records[1].outcome.reason == "needs host, which did not pass"
     assert not output.exists()  # nothing measured, nothing written
-    assert any(line.startswith("[1/5] host:") for line in lines)
+    assert any(line.startswith(f"[1/{len(STEPS)}] host:") for line in lines)
 
 
 def test_a_step_over_its_budget_is_stopped(tmp_path: Path) -> None:
