@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["format_bytes", "format_number", "format_seconds", "format_text"]
+__all__ = ["format_bytes", "format_gib", "format_number", "format_seconds", "format_text"]
 
 _DASH = "–"
 
@@ -41,3 +42,17 @@ def format_bytes(value: float | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+def format_gib(value: float | None) -> str:
+    """Device memory in GiB to three significant digits (``0.512 GiB``, ``9.87 GiB``,
+    ``21.4 GiB``), ``< 0.001 GiB`` for a tiny model's few bytes, ``n/a`` when not measured
+    (the CPU has no such figure)."""
+    if value is None:
+        return "n/a"
+    gib = float(value) / 2**30
+    if gib < 0.001:
+        return "< 0.001 GiB" if gib > 0 else "0 GiB"
+    if gib < 1:
+        return f"{gib:.3f} GiB"
+    return f"{gib:.{max(0, 2 - int(math.log10(gib)))}f} GiB"

@@ -7,7 +7,7 @@ the page keeps working when the whole results folder is copied elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -16,46 +16,14 @@ from benchmark.metrics import Metric
 from benchmark.report._assets import PAGE_SCRIPT, PAGE_STYLE
 from benchmark.report._comparison import Comparison
 from benchmark.report._comparison_html import comparison_html
-from benchmark.report._format import format_bytes, format_number, format_seconds, format_text
+from benchmark.report._format import format_number, format_text
 from benchmark.report._grid import render_grid
 from benchmark.report._summary import ModelSummary
+from benchmark.report._summary_html import summary_columns, summary_table
 from benchmark.report._svg import PALETTE, Series, bar_chart, strip_chart
 from benchmark.report._tabular import reused_text
 
 __all__ = ["render_html"]
-
-
-def _metric_columns(m: Metric) -> list[tuple[str, str, Callable[[Any], str], bool | None]]:
-    def fmt(value: Any) -> str:
-        return format_number(value, m.digits)
-
-    return [(f"{m.column} {kind}", f"{m.short}_{kind}", fmt, m.higher_is_better)
-            for kind in ("mean", "median")]  # fmt: skip
-
-
-Column = tuple[str, str, Callable[[Any], str], bool | None]
-
-
-def _columns(shown: Sequence[Metric]) -> tuple[Column, ...]:
-    # (header, summary key, formatter, True when higher is better / False lower / None neither)
-    return (
-        ("ok", "ok", str, None),
-        ("failed", "failed", str, None),
-        *(column for m in shown for column in _metric_columns(m)),
-        *_MEASURE_COLUMNS,
-    )
-
-
-_MEASURE_COLUMNS: tuple[Column, ...] = (
-    ("latency p50", "latency_p50_s", format_seconds, False),
-    ("latency p95", "latency_p95_s", format_seconds, False),
-    ("images/s", "images_per_s", lambda v: format_number(v, 3), True),
-    ("steps/s", "steps_per_s_mean", format_number, True),
-    ("peak memory", "peak_mem_bytes_max", format_bytes, False),
-    ("lease wait", "lease_wait_s_total", format_seconds, None),
-    ("yields", "yields_total", lambda v: "–" if v is None else str(v), None),
-    ("energy/image", "energy_j_mean", lambda v: "–" if v is None else f"{v:.1f} J", False),
-)
 
 
 def render_html(
@@ -80,7 +48,7 @@ def render_html(
         f"<header><h1>{escape(title)}</h1>{_facts(run, summaries, generated_at)}</header>",
         _nav(),
         '<section id="summary"><h2>Per model</h2>',
-        _summary_table(summaries, colors, _columns(shown)),
+        summary_table(summaries, colors, summary_columns(shown)),
         "<p class=note>Scores, latency and throughput count successful images only. "
         "images/s = ok images ÷ summed generation latency (lease waits excluded). "
         "The best value of each column is in bold.</p></section>",
@@ -147,37 +115,6 @@ def _nav() -> str:
         ("grid", "Images"),
     ]
     return "<nav>" + " · ".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in links) + "</nav>"
-
-
-def _summary_table(
-    summaries: Sequence[ModelSummary], colors: Mapping[str, str], columns: Sequence[Column]
-) -> str:
-    best: dict[str, Any] = {}
-    table = [s.as_dict() for s in summaries]
-    for _, attribute, _, higher in columns:
-        values = [row[attribute] for row in table if row[attribute] is not None]
-        if higher is not None and len(values) > 1:
-            best[attribute] = max(values) if higher else min(values)
-    head = "".join(f"<th>{escape(header)}</th>" for header, *_ in columns)
-    lines = [f"<div class=scroll><table class=summary><thead><tr><th>model</th>{head}</tr></thead>"]
-    lines.append("<tbody>")
-    for s, row in zip(summaries, table, strict=True):
-        cells = [
-            f'<th><span class=swatch style="background:{colors[s.model]}"></span>'
-            f"{escape(s.model)}</th>"
-        ]
-        for _, attribute, fmt, _ in columns:
-            value = row[attribute]
-            classes = []
-            if attribute in best and value == best[attribute]:
-                classes.append("best")
-            if attribute == "failed" and value:
-                classes.append("bad")
-            cls = f' class="{" ".join(classes)}"' if classes else ""
-            cells.append(f"<td{cls}>{escape(fmt(value))}</td>")
-        lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines.append("</tbody></table></div>")
-    return "".join(lines)
 
 
 def _charts(

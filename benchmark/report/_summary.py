@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.metrics import metrics
+from benchmark.placement import PLACEMENTS
 from benchmark.prompts import category_axes
 from benchmark.report._stats import bootstrap_ci
 
@@ -25,6 +26,13 @@ class ModelSummary:
     measures the model, not how busy the backend kept the GPU. ``score_means`` and
     ``score_medians`` hold every registered metric (``benchmark.metrics``) by name,
     ``score_cis`` the 95% bootstrap interval of each mean (``_stats.bootstrap_ci``).
+
+    Where the model ran (all rows): ``devices`` in the order first seen; ``placement`` the one
+    most images used, ``placement_counts`` images per placement, ``placement_note`` a line
+    when the placement changed mid-run (an out-of-memory retry moves a model one placement
+    lower for the rest of its images, ``benchmark.placed``); ``resident_mem_bytes_max`` what
+    the model kept on the device, ``peak_mem_bytes_max`` its peak (None: not measured, as on
+    the CPU).
     """
 
     model: str
@@ -39,6 +47,11 @@ class ModelSummary:
     lease_wait_s_total: float | None
     yields_total: int | None
     energy_j_mean: float | None
+    devices: tuple[str, ...] = ()
+    placement: str | None = None
+    placement_counts: Mapping[str, int] = field(default_factory=dict)
+    placement_note: str | None = None
+    resident_mem_bytes_max: int | None = None
     score_means: Mapping[str, float | None] = field(default_factory=dict)
     score_medians: Mapping[str, float | None] = field(default_factory=dict)
     score_cis: Mapping[str, tuple[float, float] | None] = field(default_factory=dict)
@@ -81,6 +94,9 @@ def _summarize_one(model: str, rows: Sequence[Mapping[str, Any]]) -> ModelSummar
     latency = _numbers(row.get("latency_s") for row in ok)
     steps_per_s = _numbers(row.get("steps_per_s") for row in ok)
     memory = _numbers(row.get("peak_mem_bytes") for row in rows)
+    resident = _numbers(row.get("resident_mem_bytes") for row in rows)
+    placements = _placement_counts(rows)
+    placement = max(placements, key=placements.__getitem__) if placements else None
     waits = _numbers(row.get("lease_wait_s") for row in rows)
     yields = _numbers(row.get("yields") for row in rows)
     energy = _numbers(row.get("energy_j") for row in ok)
@@ -98,9 +114,41 @@ def _summarize_one(model: str, rows: Sequence[Mapping[str, Any]]) -> ModelSummar
         lease_wait_s_total=sum(waits) if waits else None,
         yields_total=int(sum(yields)) if yields else None,
         energy_j_mean=_mean(energy),
+        devices=tuple(dict.fromkeys(str(r["device"]) for r in rows if r.get("device"))),
+        placement=placement,
+        placement_counts=placements,
+        placement_note=_placement_note(placements, len(rows)),
+        resident_mem_bytes_max=int(max(resident)) if resident else None,
         score_means={name: _mean(values) for name, values in scores.items()},
         score_medians={name: _median(values) for name, values in scores.items()},
         score_cis={name: bootstrap_ci(values) for name, values in scores.items()},
+    )
+
+
+def _placement_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    # Leanest last, as an out-of-memory retry moves a model (benchmark.placement): a
+    # tie in counts goes to the placement the model started with.
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.get("placement"):
+            counts[str(row["placement"])] = counts.get(str(row["placement"]), 0) + 1
+    return {p: counts[p] for p in sorted(counts, key=_placement_rank)}
+
+
+def _placement_rank(placement: str) -> tuple[int, str]:
+    known = PLACEMENTS.index(placement) if placement in PLACEMENTS else len(PLACEMENTS)
+    return (known, placement)
+
+
+def _placement_note(counts: Mapping[str, int], images: int) -> str | None:
+    """``gpu for 8 of 10 images, then model_offload for 2 (after an out-of-memory retry)``."""
+    if len(counts) < 2:
+        return None
+    first, *later = counts
+    then = ", ".join(f"{p} for {counts[p]}" for p in later)
+    return (
+        f"{first} for {counts[first]} of {images} images, then {then} "
+        "(after an out-of-memory retry)"
     )
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from benchmark.records import row_columns
 from benchmark.report._comparison import Comparison, comparison_markdown
-from benchmark.report._format import format_bytes, format_number, format_seconds
+from benchmark.report._format import format_gib, format_number, format_seconds
 from benchmark.report._summary import ModelSummary
+from benchmark.report._summary_html import PLACEMENT_MARK, placement_cell
 
 __all__ = ["JSON_SCHEMA", "render_csv", "render_json", "render_markdown", "reused_text"]
 
@@ -106,9 +107,9 @@ def render_markdown(
         "",
         "| model | ok | failed | "
         + "".join(f"{m.column} mean | {m.column} median | " for m in shown)
-        + "latency p50 | latency p95 | images/s | steps/s | peak memory | lease wait | yields "
-        "| energy/image |",
-        "|---|--:|--:|" + "--:|--:|" * len(shown) + "--:|--:|--:|--:|--:|--:|--:|--:|",
+        + "latency p50 | latency p95 | images/s | steps/s | device | placement | resident memory "
+        "| peak memory | lease wait | yields | energy/image |",
+        "|---|--:|--:|" + "--:|--:|" * len(shown) + "--:|--:|--:|--:|---|---|--:|--:|--:|--:|--:|",
     ]
     for s in summaries:
         cells = [_cell(s.model), str(s.ok), str(s.failed)]
@@ -120,12 +121,16 @@ def render_markdown(
             format_seconds(s.latency_p95_s),
             format_number(s.images_per_s, 3),
             format_number(s.steps_per_s_mean),
-            format_bytes(s.peak_mem_bytes_max),
+            _cell(", ".join(s.devices) or "n/a"),
+            _cell(placement_cell(s)),
+            format_gib(s.resident_mem_bytes_max),
+            format_gib(s.peak_mem_bytes_max),
             format_seconds(s.lease_wait_s_total),
             "–" if s.yields_total is None else str(s.yields_total),
             "–" if s.energy_j_mean is None else f"{s.energy_j_mean:.1f} J",
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _placement_notes(summaries)
     lines += comparison_markdown(comparison, summaries, _cell)
     names = [s.model for s in summaries]
     for m in shown:
@@ -148,6 +153,15 @@ def render_markdown(
     else:
         lines.append("None.")
     return "\n".join(lines) + "\n"
+
+
+def _placement_notes(summaries: Sequence[ModelSummary]) -> list[str]:
+    notes = [
+        f"- {_cell(s.model)}: {_cell(s.placement_note)}" for s in summaries if s.placement_note
+    ]
+    if not notes:
+        return []
+    return ["", f"{PLACEMENT_MARK.strip()} The placement changed mid-run:", "", *notes]
 
 
 def reused_text(run: Mapping[str, Any], total: int) -> str | None:
