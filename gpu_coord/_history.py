@@ -19,7 +19,7 @@ from ._locks import SH, close, open_lock_readonly, try_lock, unlock
 from ._paths import LeaseFiles, lease_files
 from ._time import parse_utc
 
-EVENTS = ("grant", "release", "yield", "forced", "reclaim", "freeze", "thaw")
+EVENTS = ("grant", "release", "yield", "forced", "forced_release", "reclaim", "freeze", "thaw")
 _PATIENCE = 0.05
 
 
@@ -28,7 +28,8 @@ class LeaseEvent:
     """One event of a device's lease.
 
     ``event`` is one of grant, release, yield (a release to let high-priority
-    work in), forced (a high caller went ahead after ``max_wait``), reclaim (a
+    work in), forced (a high caller went ahead after ``max_wait``), forced_release (that
+    caller done, with its ``held_seconds``; same generation as its forced), reclaim (a
     dead holder's lease taken over; ``owner``/``pid`` are the dead holder's,
     ``by`` the new one), freeze and thaw (a preemptible hold). ``timestamp`` is
     ``at`` in seconds since the epoch.

@@ -258,9 +258,19 @@ class Lease(Taker):
         return any(e.get("state") == "waiting" for e in _waiters.live(self._files.waiters))
 
     def _forced_grant_end(self) -> None:
+        held = time.monotonic() - self._since
         _waiters.remove(self._forced_entry)
         self._forced_entry = None
         self.freed_bytes = None if self.flush == "never" else cuda_flush(self.device)
+        # Its own event, not a release: the lease's holder (if any) still holds, and a
+        # reader that sums exclusive time must not end that holder's hold here.
+        self._ledger.forced_release(
+            self.owner,
+            self.priority,
+            self.generation or 0,
+            held_seconds=held,
+            freed_bytes=self.freed_bytes,
+        )
 
     def _checkin(self) -> None:
         """Hand the (unlocked) descriptors back to the process pool."""

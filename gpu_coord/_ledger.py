@@ -125,6 +125,26 @@ class Ledger:
         finally:
             unlock(state_fd)
 
+    def forced_release(
+        self,
+        owner: str,
+        priority: str,
+        generation: int,
+        *,
+        held_seconds: float,
+        freed_bytes: int | None,
+    ) -> None:
+        """Log the end of a forced run (``forced_release``); the record is not touched, as
+        the forced grant never showed in it (the real holder, if any, still holds)."""
+        freed = "null" if freed_bytes is None else str(freed_bytes)
+        self.note(
+            "forced_release",
+            owner,
+            priority,
+            generation,
+            f'"held_seconds": {held_seconds:.6f}, "freed_bytes": {freed}',
+        )
+
     def note(self, event: str, owner: str, priority: str, generation: int, extra: str = "") -> None:
         """Log ``event`` (freeze, thaw) in the history, in order with the lease's own."""
         state_fd, _ = self._open(check=False)

@@ -4,8 +4,10 @@ The record and the log are the only sources. A holder's time runs from its
 grant to its release or yield (same generation; the holder's own monotonic
 figure when the hold lies wholly inside the window); a grant with no end yet runs
 to now while the record still shows it, else to the next grant (its holder
-died: the next grant is a reclaim). Forced holders ran beside the real one:
-they are counted, their time is not.
+died: the next grant is a reclaim). Forced holders ran beside the real one: their
+time is never the GPU held exclusively (not in ``held_seconds``, ``share`` or the idle
+share) but is summed apart, from ``forced`` to ``forced_release``, as ``forced_seconds``;
+a forced run with no release yet counts to now while its holder is still listed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from ._status import read_status
 
 @dataclass(frozen=True)
 class OwnerUsage:
-    """One owner's part of the window. Wait percentiles are None without a grant."""
+    """One owner's part of the window. Wait percentiles are None without a grant.
+
+    ``held_seconds`` and ``share`` are the exclusive hold; ``forced_seconds`` the time its
+    forced runs (``forced`` of them) went ahead beside whoever held the lease.
+    """
 
     owner: str
     held_seconds: float
@@ -29,6 +35,7 @@ class OwnerUsage:
     grants: int
     yields: int
     forced: int
+    forced_seconds: float
     freezes: int
     wait_p50_seconds: float | None
     wait_p99_seconds: float | None
@@ -77,9 +84,13 @@ def usage(
     record = read_status(path, files.device)
     current = record["generation"] if record["busy"] else None
     held = _held(events, start, end, current)
+    live = {(f.get("pid"), f.get("host")) for f in record.get("forced_holders") or []}
+    forced_held = _forced(events, start, end, live)
     window = max(0.0, end - start)
     inside = [e for e in events if start <= e.timestamp <= end]
-    owners = sorted({e.owner for e in inside if e.owner and e.event != "reclaim"} | set(held))
+    owners = sorted(
+        {e.owner for e in inside if e.owner and e.event != "reclaim"} | set(held) | set(forced_held)
+    )
     rows = []
     for owner in owners:
         mine = [e for e in inside if e.owner == owner]
@@ -94,6 +105,7 @@ def usage(
                 grants=sum(e.event == "grant" for e in mine),
                 yields=sum(e.event == "yield" for e in mine),
                 forced=sum(e.event == "forced" for e in mine),
+                forced_seconds=forced_held.get(owner, 0.0),
                 freezes=sum(e.event == "freeze" for e in mine),
                 wait_p50_seconds=percentile(waits_known, 50),
                 wait_p99_seconds=percentile(waits_known, 99),
@@ -123,7 +135,6 @@ def _held(
     events: list[LeaseEvent], start: float, end: float, current: int | None
 ) -> dict[str, float]:
     """Seconds each owner held the lease inside ``[start, end]``."""
-    held: dict[str, float] = {}
     open_grants: dict[int, LeaseEvent] = {}
     # (owner, from, to, the holder's own monotonic figure when it released)
     intervals: list[tuple[str, float, float, float | None]] = []
@@ -142,6 +153,36 @@ def _held(
     for generation, grant in open_grants.items():
         if generation == current:
             intervals.append((grant.owner or "?", grant.timestamp, end, None))
+    return _sum(intervals, start, end)
+
+
+def _forced(
+    events: list[LeaseEvent], start: float, end: float, live: set[tuple[object, object]]
+) -> dict[str, float]:
+    """Seconds each owner ran forced inside ``[start, end]``: ``forced`` to its
+    ``forced_release`` (same generation); one with no release to ``end`` while its holder
+    is still listed (``live``: pid and host), else not at all (it died; its end is unknown)."""
+    open_runs: dict[int, LeaseEvent] = {}
+    intervals: list[tuple[str, float, float, float | None]] = []
+    for event in events:
+        if event.generation is None:
+            continue
+        if event.event == "forced":
+            open_runs[event.generation] = event
+        elif event.event == "forced_release" and event.generation in open_runs:
+            run = open_runs.pop(event.generation)
+            intervals.append((run.owner or "?", run.timestamp, event.timestamp, event.held_seconds))
+    for run in open_runs.values():
+        if (run.pid, run.host) in live:
+            intervals.append((run.owner or "?", run.timestamp, end, None))
+    return _sum(intervals, start, end)
+
+
+def _sum(
+    intervals: list[tuple[str, float, float, float | None]], start: float, end: float
+) -> dict[str, float]:
+    """Per owner, the part of its intervals inside ``[start, end]``."""
+    held: dict[str, float] = {}
     for owner, begin, finish, exact in intervals:
         inside = exact is not None and begin >= start and finish <= end
         # Stamps have milliseconds; a hold wholly inside the window counts its own figure.

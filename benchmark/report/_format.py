@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["format_bytes", "format_gib", "format_number", "format_seconds", "format_text"]
+__all__ = [
+    "PLACEMENT_MARK",
+    "format_bytes",
+    "format_gib",
+    "format_number",
+    "format_placement",
+    "format_seconds",
+    "format_text",
+]
 
 _DASH = "–"
 
@@ -56,3 +64,14 @@ def format_gib(value: float | None) -> str:
     if gib < 1:
         return f"{gib:.3f} GiB"
     return f"{gib:.{max(0, 2 - int(math.log10(gib)))}f} GiB"
+
+
+#: Marks a placement that changed mid-run; the note under the per-model table says how.
+PLACEMENT_MARK = "†"  # not "*": Markdown would read it as emphasis or a list
+
+
+def format_placement(placement: str | None, changed: bool) -> str:
+    """The placement most images used, marked when it changed mid-run; "n/a" without one."""
+    if placement is None:
+        return "n/a"
+    return f"{placement} {PLACEMENT_MARK}" if changed else placement

@@ -10,9 +10,14 @@ from typing import Any
 
 from benchmark.records import row_columns
 from benchmark.report._comparison import Comparison, comparison_markdown
-from benchmark.report._format import format_gib, format_number, format_seconds
+from benchmark.report._format import (
+    PLACEMENT_MARK,
+    format_gib,
+    format_number,
+    format_placement,
+    format_seconds,
+)
 from benchmark.report._summary import ModelSummary
-from benchmark.report._summary_html import PLACEMENT_MARK, placement_cell
 
 __all__ = ["JSON_SCHEMA", "render_csv", "render_json", "render_markdown", "reused_text"]
 
@@ -122,7 +127,7 @@ def render_markdown(
             format_number(s.images_per_s, 3),
             format_number(s.steps_per_s_mean),
             _cell(", ".join(s.devices) or "n/a"),
-            _cell(placement_cell(s)),
+            _cell(format_placement(s.placement, bool(s.placement_note))),
             format_gib(s.resident_mem_bytes_max),
             format_gib(s.peak_mem_bytes_max),
             format_seconds(s.lease_wait_s_total),
@@ -161,7 +166,7 @@ def _placement_notes(summaries: Sequence[ModelSummary]) -> list[str]:
     ]
     if not notes:
         return []
-    return ["", f"{PLACEMENT_MARK.strip()} The placement changed mid-run:", "", *notes]
+    return ["", f"{PLACEMENT_MARK} The placement changed mid-run:", "", *notes]
 
 
 def reused_text(run: Mapping[str, Any], total: int) -> str | None:

@@ -14,8 +14,8 @@ from gpu_coord import LeaseEvent, devices, history, memory_budget, read_status
 
 # The timeline covers the last hour; the page zooms into it.
 TIMELINE_SECONDS = 3600.0
-# Events the timeline marks (grants and releases are the spans themselves).
-MARKED = ("yield", "forced", "reclaim", "freeze", "thaw")
+# Events the timeline marks (grants, forced grants and their releases are the spans themselves).
+MARKED = ("yield", "reclaim", "freeze", "thaw")
 
 
 def lease_devices(path: Path | None) -> list[int]:
@@ -76,44 +76,62 @@ def lease_now(path: Path | None) -> list[dict[str, Any]]:
     return shown
 
 
-def spans(events: list[LeaseEvent]) -> list[dict[str, Any]]:
+def spans(
+    events: list[LeaseEvent], live_forced: set[tuple[int | None, str | None]] | None = None
+) -> list[dict[str, Any]]:
     """Who held the lease when: one span per grant up to its release or yield.
 
     A grant still open when the next grant comes means its holder died (the log then has a
-    ``reclaim``); its span ends there. A span still open has ``end`` None. Forced grants are
-    marks, not spans: a forced holder's end is not in the log (it never held the lease).
+    ``reclaim``); its span ends there. A span still open has ``end`` None. A forced run (a
+    high caller that went ahead without the lease after ``max_wait``) is a span with
+    ``forced`` True from its ``forced`` event to its ``forced_release``: it ran beside the
+    holder, so no grant ends it. One with no release whose holder is not among
+    ``live_forced`` (pid, host of the record's forced holders; None: all count as live) died
+    at an unknown time: it ends where it began, ``ended_by`` "died".
     """
     open_spans: dict[int, dict[str, Any]] = {}
+    open_forced: dict[int, tuple[LeaseEvent, dict[str, Any]]] = {}
     done: list[dict[str, Any]] = []
     for event in events:
         if event.generation is None:
             continue
-        if event.event == "grant":
-            for span in open_spans.values():
-                span.update(end=event.timestamp, ended_by="died")
-                done.append(span)
-            open_spans = {
-                event.generation: {
-                    "generation": event.generation,
-                    "owner": event.owner,
-                    "priority": event.priority,
-                    "start": event.timestamp,
-                    "end": None,
-                    "ended_by": None,
-                    "wait_seconds": event.wait_seconds,
-                    # A high-priority grant that had to wait: the GPU was handed over to it.
-                    "handoff": event.priority == "high" and event.waited,
-                }
+        if event.event in ("grant", "forced"):
+            span = {
+                "generation": event.generation,
+                "owner": event.owner,
+                "priority": event.priority,
+                "start": event.timestamp,
+                "end": None,
+                "ended_by": None,
+                "wait_seconds": event.wait_seconds,
+                # A high-priority grant that had to wait: the GPU was handed over to it.
+                "handoff": event.event == "grant" and event.priority == "high" and event.waited,
+                "forced": event.event == "forced",
             }
+            if event.event == "forced":
+                open_forced[event.generation] = (event, span)
+                continue
+            for holder in open_spans.values():
+                holder.update(end=event.timestamp, ended_by="died")
+                done.append(holder)
+            open_spans = {event.generation: span}
         elif event.event in ("release", "yield") and event.generation in open_spans:
             span = open_spans.pop(event.generation)
             span.update(end=event.timestamp, ended_by=event.event)
             done.append(span)
+        elif event.event == "forced_release" and event.generation in open_forced:
+            _, span = open_forced.pop(event.generation)
+            span.update(end=event.timestamp, ended_by="release")
+            done.append(span)
+    for grant, span in open_forced.values():
+        if live_forced is not None and (grant.pid, grant.host) not in live_forced:
+            span.update(end=span["start"], ended_by="died")
+        done.append(span)
     return sorted(done + list(open_spans.values()), key=lambda s: s["start"])
 
 
 def marks(events: list[LeaseEvent]) -> list[dict[str, Any]]:
-    """The events drawn as marks on the timeline: yields, forced grants, reclaims, freezes."""
+    """The events drawn as marks on the timeline: yields, reclaims, freezes and thaws."""
     return [
         {
             "at": e.timestamp,
@@ -133,8 +151,6 @@ def _detail(event: LeaseEvent) -> str:
         return f"{event.owner} thawed after {event.frozen_seconds:.2f} s frozen"
     if event.event == "yield" and event.held_seconds is not None:
         return f"{event.owner} yielded after {event.held_seconds:.2f} s"
-    if event.event == "forced" and event.wait_seconds is not None:
-        return f"{event.owner} went ahead without the lease after {event.wait_seconds:.2f} s"
     return f"{event.owner} {event.event}"
 
 
@@ -143,14 +159,23 @@ def timeline(path: Path | None, device: int, since: float | None) -> dict[str, A
 
     Spans are built from the whole hour (a span that began before ``since`` needs its grant),
     then those that ended before ``since`` are left out, so a page polling with the time of
-    its last answer gets only what is new or still open.
+    its last answer gets only what is new or still open. Forced runs are spans of their own
+    (``forced`` True); a forced holder still running is matched by pid and host against the
+    record's ``forced_holders``.
     """
     now = time.time()
     start = now - TIMELINE_SECONDS
     events = history(device, path=path, since=start)
-    shown = spans(events)
+    holders = read_status(path, device=device).get("forced_holders") or []
+    shown = spans(events, {(f.get("pid"), f.get("host")) for f in holders})
     drawn = marks(events)
     if since is not None:
-        shown = [s for s in shown if s["end"] is None or s["end"] >= since]
+        # A forced run found dead ends where it began, before ``since``: sent again, so a
+        # page that saw it open learns that it is over.
+        shown = [
+            s
+            for s in shown
+            if s["end"] is None or s["end"] >= since or (s["forced"] and s["ended_by"] == "died")
+        ]
         drawn = [m for m in drawn if m["at"] >= since]
     return {"device": device, "now": now, "start": start, "spans": shown, "marks": drawn}

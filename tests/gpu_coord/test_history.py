@@ -51,6 +51,7 @@ def test_yield_forced_and_reclaim(children: Children) -> None:
     wait_event(holder, "granted")
     with lease("impatient", priority="high", path=path, max_wait=0.05) as forced:
         assert forced.forced
+        time.sleep(0.05)
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=10)
     with lease("heir", path=path):
@@ -68,16 +69,36 @@ def test_yield_forced_and_reclaim(children: Children) -> None:
     assert kinds[6:] == [
         ("grant", "holder", "low"),
         ("forced", "impatient", "high"),
+        ("forced_release", "impatient", "high"),
         ("reclaim", "holder", "low"),
         ("grant", "heir", "low"),
         ("release", "heir", "low"),
     ]
     events = history(path=path)
     assert events[2].waited is True  # the high caller had to wait: a handoff
-    assert events[8].by == "heir"
-    assert events[8].pid == holder.pid
+    forced_grant, forced_end = events[7], events[8]
+    # The forced run's end is its own event, with its generation and its own clock's figure.
+    assert forced_end.generation == forced_grant.generation == forced.generation
+    assert forced_end.held_seconds is not None
+    assert forced_end.held_seconds >= 0.05
+    assert forced_end.freed_bytes is None  # no CUDA here
+    assert events[9].by == "heir"
+    assert events[9].pid == holder.pid
     generations = [e.generation or 0 for e in events if e.event == "grant"]
     assert generations == sorted(generations)
+
+
+def test_a_forced_release_leaves_the_holder_holding(children: Children) -> None:
+    path = children.lease_path
+    holder = children.cli("hold", "--owner", "holder", "--seconds", "600")
+    wait_event(holder, "granted")
+    with lease("impatient", priority="high", path=path, max_wait=0.05):
+        pass
+    status = read_status(path)
+    # The forced run's end tells the log, not the record: the real holder still holds.
+    assert (status["busy"], status["owner"], status["forced"]) == (True, "holder", False)
+    assert [e.event for e in history(path=path)] == ["grant", "forced", "forced_release"]
+    holder.kill()  # the fixture reaps it
 
 
 def test_since_filters_and_bad_lines_are_skipped(lease_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def test_scripted_holds_add_up(lease_path: Path) -> None:
         assert owners[name].share == pytest.approx(owners[name].held_seconds / (end - start))
     assert (owners["a"].grants, owners["b"].grants) == (2, 1)
     assert owners["a"].yields == owners["a"].forced == owners["a"].freezes == 0
+    assert owners["a"].forced_seconds == 0.0
     assert owners["a"].wait_p50_seconds is not None
     busy = owners["a"].held_seconds + owners["b"].held_seconds
     assert figures.idle_share == pytest.approx(1 - busy / (end - start))
@@ -78,6 +80,47 @@ def test_handoffs_and_yields(children: Children) -> None:
     assert figures.handoff_p50_seconds is not None
     assert figures.handoff_p99_seconds is not None
     assert 0 < figures.handoff_p50_seconds <= figures.handoff_p99_seconds
+
+
+@pytest.mark.timeout(60)
+def test_forced_time_is_apart_from_the_exclusive_hold(children: Children) -> None:
+    path = children.lease_path
+    holder = children.cli("hold", "--owner", "holder", "--seconds", "600")
+    wait_event(holder, "granted")
+    start = time.time()  # the hold began before: the window clips it
+    time.sleep(0.005)  # stamps have milliseconds: the forced grant must fall inside
+    with lease("impatient", priority="high", path=path, max_wait=0.05) as forced:
+        assert forced.forced
+        time.sleep(0.2)
+        running = usage(path=path, since=start)  # the forced run, still going, counts to now
+    time.sleep(0.05)
+    figures = usage(path=path, since=start)
+    owners = {o.owner: o for o in figures.owners}
+    [end] = [e for e in history(path=path) if e.event == "forced_release"]
+    assert end.held_seconds is not None
+    impatient = owners["impatient"]
+    assert impatient.forced == 1
+    assert impatient.forced_seconds == pytest.approx(end.held_seconds)
+    assert impatient.forced_seconds >= 0.2
+    # Never the GPU held exclusively: the holder held it all along, nobody else did.
+    assert (impatient.held_seconds, impatient.share, impatient.grants) == (0.0, 0.0, 0)
+    assert owners["holder"].held_seconds == pytest.approx(figures.window_seconds, abs=0.05)
+    assert owners["holder"].forced_seconds == 0.0
+    assert figures.idle_share == pytest.approx(0.0, abs=0.1)
+    during = {o.owner: o for o in running.owners}["impatient"]
+    assert 0.2 <= during.forced_seconds <= impatient.forced_seconds + 0.01
+    holder.kill()  # the fixture reaps it
+
+
+def test_a_dead_forced_run_with_no_release_is_not_counted(lease_path: Path) -> None:
+    lease_path.parent.mkdir(parents=True)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 10))
+    line = {"at": stamp, "event": "forced", "owner": "gone", "priority": "high",
+            "pid": 999_999_999, "host": "elsewhere", "generation": 1, "wait_seconds": 0.05,
+            "waited": True}  # fmt: skip
+    lease_path.with_name("events.jsonl").write_text(json.dumps(line) + "\n")
+    [owner] = usage(path=lease_path).owners
+    assert (owner.owner, owner.forced, owner.forced_seconds) == ("gone", 1, 0.0)
 
 
 def test_empty_log(lease_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -179,6 +180,44 @@ def test_a_hold_shows_as_holder_within_2s_and_in_the_timeline(host: Host, page: 
     )  # fmt: skip
     page.find_element("css selector", "[data-zoom='300']").click()
     assert present(page, closed)  # still there zoomed to 5 minutes
+    assert console_errors(page) == []
+
+
+def test_a_forced_run_is_a_hatched_bar_from_grant_to_release(host: Host, page: Any) -> None:
+    # A high holder never yields, so a second high caller with max_wait goes ahead forced.
+    blocker = _hold(host, "blocker", "high", 4.0)
+    forced = None
+    try:
+        assert blocker.stdout is not None
+        json.loads(blocker.stdout.readline())
+        forced = subprocess.Popen(
+            [sys.executable, "-m", "gpu_coord", "--path", str(host.coord), "hold", "--owner",
+             "impatient", "--priority", "high", "--max-wait", "0.05", "--seconds", "1.0"],
+            cwd=REPO, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert forced.stdout is not None
+        assert json.loads(forced.stdout.readline())["forced"] is True
+        assert forced.wait(30) == 0
+    finally:
+        if forced is not None:
+            _reap(forced)
+        _reap(blocker)
+    bar = "rect.span.forced[data-owner=impatient][data-forced=true][data-open=false]"
+    wait_until(
+        lambda: present(page, bar),
+        timeout=5, what="the forced run as a bar in the timeline", driver=page,
+    )  # fmt: skip
+    script = (
+        "const r = document.querySelector(arguments[0]);"
+        " return [r.style.fill, r.querySelector('title').textContent]"
+    )
+    fill, title = page.execute_script(script, bar)
+    assert fill.startswith("url(")  # hatched, not a solid owner colour
+    assert "forced: ran without the lease" in title
+    # A bar from its grant to its release (its 1 s hold), not a mark.
+    held = re.search(r" for (\d+(?:\.\d+)?) s, release", title)
+    assert held is not None, title
+    assert float(held.group(1)) >= 0.9
     assert console_errors(page) == []
 
 

@@ -121,18 +121,52 @@ def test_yields_handoffs_and_forced_grants_are_drawn(tmp_path: Path) -> None:
         urgent.join(10)
         with lease("impatient", priority="high", path=path, max_wait=0.05) as forced:
             assert forced.forced
+            time.sleep(0.05)
+            # Running: a span of its own, open, beside "batch" (which still holds).
+            running = timeline(path, 0, None)["spans"]
+            assert [(s["owner"], s["forced"], s["end"]) for s in running][-2:] == [
+                ("batch", False, None),
+                ("impatient", True, None),
+            ]
     shown = spans(history(0, path=path))
-    assert [(s["owner"], s["ended_by"], s["handoff"]) for s in shown] == [
-        ("batch", "yield", False),
-        ("urgent", "release", True),
-        ("batch", "release", False),
+    assert [(s["owner"], s["ended_by"], s["handoff"], s["forced"]) for s in shown] == [
+        ("batch", "yield", False, False),
+        ("urgent", "release", True, False),
+        ("batch", "release", False, False),
+        ("impatient", "release", False, True),
     ]
-    # A forced grant is a mark: its holder ran beside "batch" without the lease.
+    # The forced run is a bar from its grant to its release, inside "batch"'s hold.
+    batch, impatient = shown[2], shown[3]
+    assert batch["start"] <= impatient["start"] < impatient["end"] <= batch["end"]
+    assert impatient["end"] - impatient["start"] >= 0.049  # stamps have milliseconds
+    assert impatient["wait_seconds"] >= 0.05
     marks = timeline(path, 0, None)["marks"]
-    assert [(m["event"], m["owner"]) for m in marks] == [
-        ("yield", "batch"),
-        ("forced", "impatient"),
-    ]
+    assert [(m["event"], m["owner"]) for m in marks] == [("yield", "batch")]
+
+
+def test_a_forced_run_that_died_ends_where_it_began(tmp_path: Path) -> None:
+    path = tmp_path / "coord" / "status.json"
+    with lease("holder", priority="low", path=path):
+        # A forced holder SIGKILLed before its release: the log has its grant only.
+        child = subprocess.Popen(
+            [sys.executable, "-m", "gpu_coord", "--path", str(path), "hold", "--owner",
+             "impatient", "--priority", "high", "--max-wait", "0.05", "--seconds", "60"],
+            cwd=REPO, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert child.stdout is not None
+            assert json.loads(child.stdout.readline())["forced"] is True
+            alive = timeline(path, 0, None)["spans"]
+            assert [(s["owner"], s["end"]) for s in alive if s["forced"]] == [("impatient", None)]
+            child.kill()
+        finally:
+            child.wait(30)
+            assert child.stdout is not None
+            child.stdout.close()
+        later = time.time() + 1
+        [dead] = [s for s in timeline(path, 0, since=later)["spans"] if s["forced"]]
+        assert dead["ended_by"] == "died"
+        assert dead["end"] == dead["start"]
 
 
 def _progress_from_the_runner(results: Path) -> None:

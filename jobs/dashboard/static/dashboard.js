@@ -143,15 +143,31 @@ function renderTimeline() {
     owners.forEach((owner, i) => {
       svg.push(`<text x="2" y="${i * rowH + 13}">${esc(owner.slice(0, 14))}</text>`);
     });
+    // A forced run ran beside the holder without the lease: hatched in its owner's colour
+    // and outlined, never a solid bar (the GPU was not its alone).
+    const hatch = (owner) => `forced-${device}-${owners.indexOf(owner)}`;
+    svg.push("<defs>");
+    for (const owner of new Set(spans.filter((s) => s.forced).map((s) => s.owner))) {
+      svg.push(`<pattern id="${hatch(owner)}" width="6" height="6" patternUnits="userSpaceOnUse"
+        patternTransform="rotate(45)"><rect width="6" height="6" style="fill:var(--panel)"/>
+        <line x1="0" y1="0" x2="0" y2="6" style="stroke:${colour(owner)};stroke-width:3"/></pattern>`);
+    }
+    svg.push("</defs>");
     for (const s of spans) {
       const row = owners.indexOf(s.owner);
       const x0 = x(s.start);
       const w = Math.max(2, x(s.end ?? tl.now) - x0);
-      const title = `${s.owner} (${s.priority}) ${clock(s.start)}`
-        + ` for ${secs((s.end ?? tl.now) - s.start)}${s.end === null ? " (holding)" : `, ${s.ended_by}`}`
+      const open = s.end === null;
+      const ended = s.forced && s.ended_by === "died" ? ", died (its end is not in the log)"
+        : open ? (s.forced ? " (running)" : " (holding)") : `, ${s.ended_by}`;
+      const title = `${s.owner} (${s.priority}${s.forced ? ", forced: ran without the lease" : ""})`
+        + ` ${clock(s.start)} for ${secs((s.end ?? tl.now) - s.start)}${ended}`
         + (s.wait_seconds ? `; waited ${secs(s.wait_seconds)}` : "");
-      const style = `fill:${colour(s.owner)}`;
-      svg.push(`<rect class="span" data-owner="${esc(s.owner)}" data-open="${s.end === null}"
+      const style = s.forced
+        ? `fill:url(#${hatch(s.owner)});stroke:${colour(s.owner)};stroke-width:1.5`
+        : `fill:${colour(s.owner)}`;
+      svg.push(`<rect class="span${s.forced ? " forced" : ""}" data-owner="${esc(s.owner)}"
+        data-open="${open}" data-forced="${Boolean(s.forced)}"
         x="${x0.toFixed(1)}" y="${row * rowH + 2}" width="${w.toFixed(1)}" height="${rowH - 4}"
         style="${style}"><title>${esc(title)}</title></rect>`);
       if (s.handoff) {
@@ -159,7 +175,7 @@ function renderTimeline() {
           style="fill:var(--ink)">&#9650;<title>handoff to ${esc(s.owner)}: waited ${secs(s.wait_seconds)}</title></text>`);
       }
     }
-    const markColour = { yield: "#3b6fd8", freeze: "#7b3fc4", thaw: "#7b3fc4", forced: "var(--bad)", reclaim: "#000" };
+    const markColour = { yield: "#3b6fd8", freeze: "#7b3fc4", thaw: "#7b3fc4", reclaim: "#000" };
     for (const m of tl.marks) {
       if (m.at < start) continue;
       const row = Math.max(0, owners.indexOf(m.owner));
