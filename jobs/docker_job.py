@@ -9,11 +9,11 @@
 
 The script is written into ``work`` as ``run.sh``; ``resources`` is mounted read-only at
 ``/resources``, ``work`` at ``/work`` (the working directory) and ``output`` at ``/output``.
-stdout and stderr go to ``output/job.log`` as they come. ``wait()`` enforces the timeout
-itself (the SDK's ``wait(timeout=)`` is only a read timeout), kills the container past it,
-and reads the result file from ``output``. The container is always removed on exit; every
-container carries the ``gpu-share.jobs`` label so a service that died before removing one
-sweeps it at its next start.
+stdout and stderr go to ``output/job.log`` as they come (:mod:`jobs.container_output`).
+``wait()`` enforces the timeout itself (the SDK's ``wait(timeout=)`` is only a read timeout),
+kills the container past it, and reads the result file from ``output``. The container is
+always removed on exit; every container carries the ``gpu-share.jobs`` label so a service
+that died before removing one sweeps it at its next start (:mod:`jobs.leftovers`).
 
 Paths given here are the caller's; ``host_path`` turns them into the paths the engine sees
 (a service in a container talks to the host's engine: its bind mounts name *host* paths).
@@ -22,7 +22,6 @@ Paths given here are the caller's; ``host_path`` turns them into the paths the e
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -36,14 +35,15 @@ import requests
 from docker.client import DockerClient, from_env
 from docker.models.containers import Container
 
+from jobs.container_output import LOG_NAME, complete_log, read_result, start_log_pump
+from jobs.leftovers import LABEL, LABEL_ID, sweep
 from jobs.sandbox import Limits, sandbox_options
+
+# The labels, the log's name and the sweep have their own modules; they stay importable here.
+__all__ = ["LABEL", "LABEL_ID", "LOG_NAME", "Detached", "DockerJob", "Outcome", "sweep"]
 
 log = logging.getLogger("jobs.docker")
 
-LABEL = "gpu-share.jobs"
-LABEL_ID = "gpu-share.jobs.id"
-LOG_NAME = "job.log"
-MAX_RESULT_BYTES = 4 * 1024**2
 _POLL = 0.5  # seconds between timeout checks while the container runs
 
 
@@ -184,7 +184,7 @@ class DockerJob:
         assert self.container is not None
         self.container.start()
         self._t0 = time.monotonic()
-        self._start_pump()
+        self._pump = start_log_pump(self.container, self.log_path)
         return str(self.container.id)
 
     @classmethod
@@ -223,7 +223,7 @@ class DockerJob:
         job._t0 = time.monotonic() - max(0.0, time.time() - started_at)
         if container.status == "paused":
             job._paused_since = time.monotonic()
-        job._start_pump()
+        job._pump = start_log_pump(container, job.log_path)
         return job
 
     def remove(self) -> None:
@@ -330,8 +330,8 @@ class DockerJob:
             log.warning("container %s: could not read its end state: %s", container.id, exc)
         if self._pump is not None:
             self._pump.join(timeout=10)
-        self._complete_log(container)
-        result, result_error = self._read_result()
+        complete_log(container, self.log_path)
+        result, result_error = read_result(self.output, self.result_file)
         return Outcome(
             exit_code=exit_code,
             oom_killed=bool(state.get("OOMKilled", False)),
@@ -343,72 +343,3 @@ class DockerJob:
             result_error=result_error,
             log_path=self.log_path,
         )
-
-    # -- inside -------------------------------------------------------------------------------
-
-    def _start_pump(self) -> None:
-        assert self.container is not None
-        container = self.container
-        self.output.mkdir(parents=True, exist_ok=True)
-
-        def pump() -> None:
-            # The engine keeps the whole log; following from the start and writing each chunk
-            # as it arrives makes the file readable while the job runs, also after a re-attach.
-            try:
-                stream = container.logs(stream=True, follow=True, stdout=True, stderr=True)
-                with open(self.log_path, "wb") as sink:
-                    for chunk in stream:
-                        sink.write(chunk)
-                        sink.flush()
-            except (requests.exceptions.RequestException, docker.errors.APIError) as exc:
-                log.debug("log stream of %s ended: %s", container.id, exc)
-
-        self._pump = threading.Thread(target=pump, name=f"logs-{container.short_id}", daemon=True)
-        self._pump.start()
-
-    def _complete_log(self, container: Container) -> None:
-        # A follow stream opened as a short container exits can end before the engine has
-        # logged its last lines; once it has stopped, the engine's log is complete.
-        try:
-            full = container.logs(stdout=True, stderr=True, stream=False)
-        except (requests.exceptions.RequestException, docker.errors.APIError):
-            return
-        written = self.log_path.stat().st_size if self.log_path.exists() else 0
-        if isinstance(full, bytes) and len(full) > written:
-            self.log_path.write_bytes(full)
-
-    def _read_result(self) -> tuple[Any, str | None]:
-        path = self.output / self.result_file
-        if not path.is_file():
-            return None, f"the job wrote no {self.result_file} in its output folder"
-        size = path.stat().st_size
-        if size > MAX_RESULT_BYTES:
-            return None, f"{self.result_file} is {size} bytes, over {MAX_RESULT_BYTES}: not read"
-        try:
-            return json.loads(path.read_text(encoding="utf-8")), None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return None, f"{self.result_file} is not JSON: {exc}"
-
-
-def sweep(
-    client: DockerClient,
-    keep: Callable[[Container], bool],
-    *,
-    filters: dict[str, Any] | None = None,
-) -> list[str]:
-    """Remove every labelled container ``keep`` does not claim; returns what was removed.
-
-    ``filters`` narrows the search (the engine's label filters); every container found carries
-    the ``gpu-share.jobs`` label in any case.
-    """
-    removed = []
-    for container in client.containers.list(all=True, filters=filters or {"label": LABEL}):
-        if LABEL not in container.labels:
-            continue
-        if keep(container):
-            continue
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True)
-        job = container.labels.get(LABEL_ID, "?")
-        removed.append(f"{container.short_id} (job {job}, {container.status})")
-    return removed

@@ -4,31 +4,29 @@
 :class:`jobs.runner.Runner` per running job. The scheduler thread starts queued jobs, oldest
 first, as their resources fit (a job that does not fit yet keeps its place and shows why;
 smaller jobs behind it may start meanwhile).
+Reaching the engine is :mod:`jobs.engine`; what a restart finds is :mod:`jobs.recovery`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import shutil
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import docker.errors
-import requests
-from docker.client import DockerClient, from_env
+from docker.client import DockerClient
 
 from jobs import gpu, store
-from jobs.docker_job import LABEL, LABEL_ID, DockerJob, sweep
+from jobs.docker_job import DockerJob
+from jobs.engine import NO_ENGINE, NoEngine, connect, engine_client
 from jobs.errors import Conflict, InvalidField, NotFound, Unavailable
-from jobs.hostpaths import HostPathError, HostPaths, discover
+from jobs.hostpaths import HostPaths
 from jobs.intake import check_limits, job_user, write_files
+from jobs.leftovers import LABEL_ID, LABEL_SERVICE
+from jobs.recovery import recover
 from jobs.resources import Given, Host, measure_host, place, refuse_never_fits
 from jobs.runner import Runner
 from jobs.sandbox import Limits
@@ -36,29 +34,10 @@ from jobs.settings import Settings
 from jobs.spec import JobSpec
 from jobs.store import JobRecord, JobStore, UnknownJob
 
+# The engine and the labels have their own modules; these names stay importable here.
+__all__ = ["LABEL_SERVICE", "NO_ENGINE", "JobService", "engine_client"]
+
 log = logging.getLogger("jobs")
-LABEL_SERVICE = "gpu-share.jobs.service"
-NO_ENGINE = "container jobs are refused: no Docker engine answers"
-
-
-def engine_client() -> DockerClient:
-    """The engine of ``DOCKER_HOST`` (default: the local socket), probed first.
-
-    A unix socket is tried with a plain connect before the SDK sees it: the SDK leaks its
-    socket when the connect fails, and the probe's error names the socket.
-    """
-    url = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    if url.startswith("unix://"):
-        path = url.removeprefix("unix://")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            probe.settimeout(5)
-            try:
-                probe.connect(path)
-            except OSError as exc:
-                raise docker.errors.DockerException(
-                    f"cannot connect to {url}: {exc.strerror or exc}"
-                ) from None
-    return from_env()
 
 
 class JobService:
@@ -112,84 +91,24 @@ class JobService:
             self.client.close()
 
     def _connect(self) -> None:
-        client: DockerClient | None = None
         try:
-            client = self._client_factory()
-            client.ping()
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            if client is not None:
-                client.close()
-            self.engine_error = f"{NO_ENGINE} ({exc})"
+            engine = connect(self._client_factory, self.settings, self.data_dir)
+        except NoEngine as exc:
+            self.engine_error = str(exc)
             log.warning("%s", self.engine_error)
             return
-        overrides = {}
-        if self.settings.host_data_dir is not None:
-            overrides[self.data_dir] = self.settings.host_data_dir
-        if self.settings.host_resources_dir is not None:
-            overrides[self.settings.resources_dir.resolve()] = self.settings.host_resources_dir
-        try:
-            self.host_paths = discover(client, overrides)
-            host_data = self.host_paths(self.data_dir)
-        except (HostPathError, docker.errors.APIError) as exc:
-            client.close()
-            self.engine_error = f"container jobs are refused: {exc}"
-            log.warning("%s", self.engine_error)
-            return
-        self.client = client
-        # Containers of this service only (one engine may serve several job services).
-        self.service_key = hashlib.sha256(host_data.encode()).hexdigest()[:16]
+        self.client, self.host_paths = engine.client, engine.host_paths
+        self.service_key = engine.service_key
 
     def _recover(self) -> None:
         """Re-attach to containers that still run; mark the gone ones lost; sweep the rest."""
         assert self.client is not None
-        client = self.client
-        keep: set[str] = set()
-        for record in self.store.with_status(*store.ACTIVE):
-            found = self._container_of(record)
-            if found is None:
-                self.store.transition(
-                    record.id,
-                    store.LOST,
-                    "lost: after a service restart no container of this job exists (it was "
-                    "removed while the service was down)",
-                    reason="the container was gone when the service restarted",
-                    finished_at=time.time(),
-                )
-                continue
-            if found.status == "created":
-                found.remove(force=True)
-                self.store.transition(
-                    record.id,
-                    store.QUEUED,
-                    "back in the queue: the service stopped before its container started",
-                )
-                continue
-            keep.add(str(found.id))
-            self.store.note(
-                record.id,
-                f"re-attached to container {found.short_id} "
-                f"({found.status}) after a service restart",
-            )
-            self._launch(record, attach=str(found.id))
-        filters = {"label": [LABEL, f"{LABEL_SERVICE}={self.service_key}"]}
-        self.swept = sweep(client, lambda c: c.id in keep, filters=filters)
-        detail = (
-            "removed leftover containers: " + ", ".join(self.swept)
-            if self.swept
-            else "no leftover containers"
+        self.swept = recover(
+            self.store,
+            self.client,
+            self.service_key,
+            lambda record, container_id: self._launch(record, attach=container_id),
         )
-        self.store.service_event("sweep", detail)
-        log.info("start-up sweep: %s", detail)
-
-    def _container_of(self, record: JobRecord) -> Any:
-        assert self.client is not None
-        if record.container_id:
-            try:
-                return self.client.containers.get(record.container_id)
-            except docker.errors.NotFound:
-                return None
-        found = self.client.containers.list(all=True, filters={"label": f"{LABEL_ID}={record.id}"})
-        return found[0] if found else None
 
     # -- the API's operations -----------------------------------------------------------------
 

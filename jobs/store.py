@@ -15,22 +15,46 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-QUEUED = "queued"
-RUNNING = "running"
-PAUSED = "paused"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-TIMED_OUT = "timed_out"
-OOM_KILLED = "oom_killed"
-CANCELLED = "cancelled"
-LOST = "lost"
-STATUSES = (QUEUED, RUNNING, PAUSED, SUCCEEDED, FAILED, TIMED_OUT, OOM_KILLED, CANCELLED, LOST)
-ACTIVE = frozenset({RUNNING, PAUSED})
-TERMINAL = frozenset({SUCCEEDED, FAILED, TIMED_OUT, OOM_KILLED, CANCELLED, LOST})
+from jobs.records import (
+    ACTIVE,
+    CANCELLED,
+    FAILED,
+    LOST,
+    OOM_KILLED,
+    PAUSED,
+    QUEUED,
+    RUNNING,
+    STATUSES,
+    SUCCEEDED,
+    TERMINAL,
+    TIMED_OUT,
+    Event,
+    JobRecord,
+    UnknownJob,
+)
+
+# The statuses and the record types live in jobs.records; they stay importable from here.
+__all__ = [
+    "ACTIVE",
+    "CANCELLED",
+    "FAILED",
+    "LOST",
+    "OOM_KILLED",
+    "PAUSED",
+    "QUEUED",
+    "RUNNING",
+    "STATUSES",
+    "SUCCEEDED",
+    "TERMINAL",
+    "TIMED_OUT",
+    "Event",
+    "JobRecord",
+    "JobStore",
+    "UnknownJob",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -88,50 +112,6 @@ _UPDATABLE = {
     "reason",
     "resource_check",
 }
-
-
-@dataclass(frozen=True)
-class Event:
-    """One state change (or a note on the way to one): when, into which status, and why."""
-
-    at: float
-    status: str
-    detail: str | None
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """A job as stored; ``spec`` is the validated request as JSON."""
-
-    id: str
-    seq: int
-    name: str | None
-    status: str
-    spec: dict[str, Any]
-    created_at: float
-    updated_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
-    container_id: str | None = None
-    device: int | None = None
-    exit_code: int | None = None
-    oom_killed: bool | None = None
-    run_seconds: float | None = None
-    paused_seconds: float = 0.0
-    freezes: int = 0
-    result: Any = None
-    result_error: str | None = None
-    reason: str | None = None
-    resource_check: dict[str, Any] | None = None
-    events: list[Event] = field(default_factory=list)
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
-
-
-class UnknownJob(KeyError):
-    """No job with that id."""
 
 
 class JobStore:

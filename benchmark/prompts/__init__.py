@@ -26,19 +26,32 @@ object, ``{"category": "Animals", "challenge": "Basic"}``, in the same single
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import logging
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import DataDirError, PromptSetError, UnknownNameError
+from benchmark.prompts._categories import category_axes, encode_categories
+from benchmark.prompts._formats import raw_entries
+from benchmark.prompts._names import safe_name
 from benchmark.records import prompt_hash
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_PROMPT_CHARS",
+    "SUFFIXES",
+    "Prompt",
+    "PromptSet",
+    "candidate_files",
+    "category_axes",
+    "encode_categories",
+    "load_prompt_set",
+    "load_prompt_sets",
+    "safe_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +60,6 @@ SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".txt")
 # (a pasted document), not a prompt. The cap keeps the database and reports sane.
 MAX_PROMPT_CHARS = 4000
 MAX_FILE_BYTES = 64 * 1024 * 1024
-_PROMPT_COLUMNS = ("prompt", "prompts", "text", "caption")
-_CATEGORY_COLUMNS = ("category", "categories")
-# Further category axes a set may carry beside its category (PartiPrompts' Challenge).
-_AXIS_COLUMNS = ("challenge",)
-# 64 characters of up to 3 UTF-8 bytes, the hash and what image names add stay
-# under the usual 255-byte limit of a file name.
-_MAX_NAME_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -89,151 +95,6 @@ class PromptSet:
     def short_hash(self) -> str:
         """The first 12 hex digits of the content hash, enough to tell versions apart."""
         return self.content_hash[:12]
-
-
-def safe_name(name: str) -> str:
-    """``name`` made safe for a folder or file name, readable and unique.
-
-    Letters and digits of any script are kept (``猫`` stays ``猫``); anything
-    else but ``.``, ``_`` and ``-`` becomes ``_``. A name with non-ASCII letters
-    (or none left at all) gets ``-`` and a short hash of the original, so names
-    that tools might normalise differently, or that clean to nothing, stay
-    distinct; so does one cut to 64 characters (a file name has at most 255
-    bytes). Other ASCII names are unchanged, so earlier results keep their folders.
-    """
-    name = unicodedata.normalize("NFC", name)
-    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("._")
-    if cleaned and cleaned.isascii() and len(cleaned) <= _MAX_NAME_CHARS:
-        return cleaned
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{cleaned[:_MAX_NAME_CHARS] or 'unnamed'}-{digest}"
-
-
-def encode_categories(axes: dict[str, Any]) -> str | None:
-    """One category string from ``{axis: value}`` (empty values dropped).
-
-    Only ``category``: its plain text, as before; more axes: a JSON object.
-    """
-    clean = {k: str(v).strip() for k, v in axes.items() if v is not None and str(v).strip()}
-    if not clean:
-        return None
-    if list(clean) == ["category"]:
-        return clean["category"]
-    return json.dumps(clean, ensure_ascii=False, sort_keys=True)
-
-
-def category_axes(category: str | None) -> dict[str, str]:
-    """The axes of a stored category: ``{"category": ..., "challenge": ...}``.
-
-    Plain text is the one axis ``category``; None is no axis at all.
-    """
-    if not category:
-        return {}
-    if category.startswith("{"):
-        try:
-            decoded = json.loads(category)
-        except json.JSONDecodeError:
-            decoded = None
-        if isinstance(decoded, dict) and all(isinstance(v, str) for v in decoded.values()):
-            return {str(k): v for k, v in decoded.items()}
-    return {"category": category}
-
-
-def _entry_from_object(path: Path, where: str, item: dict[str, Any]) -> tuple[Any, Any, Any]:
-    lowered = {str(k).lower(): v for k, v in item.items()}
-    text = next((lowered[c] for c in _PROMPT_COLUMNS if c in lowered), None)
-    if text is None:
-        raise PromptSetError(path, "no 'prompt' field", where)
-    category = next((lowered[c] for c in _CATEGORY_COLUMNS if c in lowered), None)
-    axes = {a: lowered[a] for a in _AXIS_COLUMNS if a in lowered}
-    if axes and isinstance(category, str | None):
-        category = encode_categories({"category": category, **axes})
-    return lowered.get("id"), text, category
-
-
-def _raw_entries(path: Path, text: str) -> list[tuple[str, Any, Any, Any, dict[str, Any]]]:
-    """(where, id, prompt, category, extra) per entry, before validation."""
-    suffix = path.suffix.lower()
-    out: list[tuple[str, Any, Any, Any, dict[str, Any]]] = []
-    if suffix == ".txt":
-        for number, line in enumerate(text.splitlines(), start=1):
-            stripped = line.strip()
-            if stripped and not stripped.startswith("#"):
-                out.append((f"line {number}", None, stripped, None, {}))
-        return out
-    if suffix in (".csv", ".tsv"):
-        return _csv_entries(path, text, "\t" if suffix == ".tsv" else ",")
-    if suffix == ".jsonl":
-        items: list[tuple[str, Any]] = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append((f"line {number}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise PromptSetError(path, f"bad JSON: {exc.msg}", f"line {number}") from exc
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PromptSetError(
-                path, f"bad JSON: {exc.msg}", f"line {exc.lineno} column {exc.colno}"
-            ) from exc
-        if isinstance(data, dict):
-            if "prompts" not in data:
-                raise PromptSetError(path, "a JSON object needs a 'prompts' list")
-            data = data["prompts"]
-        if not isinstance(data, list):
-            raise PromptSetError(path, f"expected a list of prompts, got {type(data).__name__}")
-        items = [(f"entry {i}", item) for i, item in enumerate(data)]
-    for where, item in items:
-        if isinstance(item, str):
-            out.append((where, None, item, None, {}))
-        elif isinstance(item, dict):
-            pid, prompt, category = _entry_from_object(path, where, item)
-            skip = {"id", *_PROMPT_COLUMNS, *_CATEGORY_COLUMNS, *_AXIS_COLUMNS}
-            extra = {k: v for k, v in item.items() if str(k).lower() not in skip}
-            out.append((where, pid, prompt, category, extra))
-        else:
-            raise PromptSetError(
-                path, f"expected a string or an object, got {type(item).__name__}", where
-            )
-    return out
-
-
-def _csv_entries(
-    path: Path, text: str, delimiter: str
-) -> list[tuple[str, Any, Any, Any, dict[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip() for h in reader.fieldnames or []]
-    lowered = {h.lower(): h for h in header}
-    prompt_col = next((lowered[c] for c in _PROMPT_COLUMNS if c in lowered), None)
-    if prompt_col is None:
-        raise PromptSetError(
-            path, f"no prompt column in header {header} (expected Prompt or Prompts)", "line 1"
-        )
-    category_col = next((lowered[c] for c in _CATEGORY_COLUMNS if c in lowered), None)
-    axis_cols = {a: lowered[a] for a in _AXIS_COLUMNS if a in lowered}
-    id_col = lowered.get("id")
-    reader.fieldnames = header
-    out: list[tuple[str, Any, Any, Any, dict[str, Any]]] = []
-    try:
-        for row in reader:
-            where = f"line {reader.line_num}"
-            if None in row:
-                raise PromptSetError(path, "more fields than the header has", where)
-            used = {prompt_col, category_col, id_col, *axis_cols.values()}
-            extra = {k: v for k, v in row.items() if k not in used and v not in (None, "")}
-            category = row.get(category_col) if category_col else None
-            if axis_cols:
-                axes = {a: row.get(col) for a, col in axis_cols.items()}
-                category = encode_categories({"category": category, **axes})
-            out.append(
-                (where, row.get(id_col) if id_col else None, row[prompt_col], category, extra)
-            )
-    except csv.Error as exc:
-        raise PromptSetError(path, f"bad CSV: {exc}", f"line {reader.line_num}") from exc
-    return out
 
 
 def _validate(path: Path, raw: Iterable[tuple[str, Any, Any, Any, dict[str, Any]]]) -> list[Prompt]:
@@ -290,7 +151,7 @@ def load_prompt_set(path: Path) -> PromptSet:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise PromptSetError(path, "not UTF-8 text", f"byte {exc.start} (line {line})") from exc
-    prompts = _validate(path, _raw_entries(path, text))
+    prompts = _validate(path, raw_entries(path, text))
     return PromptSet(
         name=safe_name(path.stem),
         path=path,
