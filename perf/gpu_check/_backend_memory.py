@@ -24,7 +24,7 @@ def _mib(value: int | None) -> str:
 
 @register_step(
     "backend-memory",
-    budget_s=40,
+    budget_s=35,
     dry_budget_s=120,
     summary="the backend's warm-up: weights, measured peak working memory (its headroom)",
     requires=("host",),

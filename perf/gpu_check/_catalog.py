@@ -7,7 +7,23 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from perf.gpu_check import _backend_memory, _contention, _flush, _host, _runner
+from perf.gpu_check import (
+    _backend_memory,
+    _contention,
+    _flush,
+    _host,
+    _lease_memory,
+    _runner,
+    _scoring,
+)
 
 #: Run order: the host first, the long measurements next, the runner last.
-MODULES: tuple[ModuleType, ...] = (_host, _contention, _flush, _backend_memory, _runner)
+MODULES: tuple[ModuleType, ...] = (
+    _host,
+    _contention,
+    _flush,
+    _backend_memory,
+    _lease_memory,
+    _scoring,
+    _runner,
+)

@@ -97,7 +97,7 @@ def check_contention(ctx: StepContext) -> StepOutcome:
 
 @register_step(
     "block-yield",
-    budget_s=100,
+    budget_s=90,
     dry_budget_s=240,
     summary="the backend's lease wait with step-only and with block checkpoints",
     requires=("host",),

@@ -43,7 +43,7 @@ def _table(figures: dict[str, dict[str, Any]]) -> list[str]:
 
 @register_step(
     "flush",
-    budget_s=60,
+    budget_s=45,
     dry_budget_s=120,
     summary="each flush policy: image cost, memory returned on release, NVML energy per image",
     requires=("host",),

@@ -40,7 +40,7 @@ def _versions() -> tuple[list[str], list[str]]:
 
 @register_step(
     "host",
-    budget_s=20,
+    budget_s=15,
     dry_budget_s=120,
     summary="packages, the device, a kernel, NVML, a lease",
 )

@@ -106,7 +106,7 @@ def _energy_mj(ctx: StepContext) -> int | None:
 
 @register_step(
     "runner",
-    budget_s=100,
+    budget_s=55,
     dry_budget_s=240,
     summary=f"python -m benchmark run: {IMAGES} images of the tiny model",
     requires=("host",),

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from perf import _lease_targets
+from perf.lease import _targets
 from perf.lease._measures import checkpoint_cost, crash, handoff, uncontended, wakeup
 from perf.lease._plan import Plan, percentile
 
@@ -85,12 +85,12 @@ def run(
 def targets(p: Plan, folder: Path, progress: Callable[[str], None]) -> str:
     """The history and preemption targets (gpu_coord only), as a Markdown table."""
     progress("gpu_coord: event log on / off ...")
-    on, off = _lease_targets.history_cost(folder, p.history_cycles)
+    on, off = _targets.history_cost(folder, p.history_cycles)
     cost = (percentile(on, 50) - percentile(off, 50)) * 1e6
     progress("gpu_coord: high caller behind a frozen run child ...")
-    waits = _lease_targets.frozen_child_waits(folder, p.frozen_waits)
+    waits = _targets.frozen_child_waits(folder, p.frozen_waits)
     progress(f"gpu_coord: {p.kills} SIGKILLs of run ...")
-    left = _lease_targets.kills_left(folder, p.kills)
+    left = _targets.kills_left(folder, p.kills)
     rows = [
         (
             "acquire+release, low, event log on (us, p50 / p99)",
