@@ -41,7 +41,8 @@ def _ms(values: list[float], q: float) -> str:
 
 
 def _resident(ctx: StepContext, path: Path) -> tuple[dict[str, Any], Any, Any, int]:
-    """The resident's figures, the budget and NVML while it is resident, residents after."""
+    """The resident's figures, the budget and NVML while it is resident, and what is left
+    after it was told to leave (a resident still listed, or its process killed to end it)."""
     from gpu_coord import gpu_snapshot, memory_budget
     from imagegen import lease_device
 
@@ -70,14 +71,16 @@ def _resident(ctx: StepContext, path: Path) -> tuple[dict[str, Any], Any, Any, i
     finally:
         assert child.stdin is not None
         child.stdin.close()  # the resident leaves
+        stuck = 0
         try:
             child.wait(30)
         except subprocess.TimeoutExpired:
+            stuck = 1
             child.kill()
             child.wait(30)
     # A resident that exited is gone from the next read, whatever it left in the folder.
     after = len(memory_budget(where, path=path).residents)
-    return figures, budget, snapshot, after
+    return figures, budget, snapshot, after + stuck
 
 
 def _budget_table(figures: dict[str, Any], budget: Any, snapshot: Any) -> list[str]:
@@ -117,11 +120,9 @@ def check_lease_memory(ctx: StepContext) -> StepOutcome:
         ctx.device, ctx.work_dir / "freeze" / "status.json", ctx.work_dir, asks=asks, hold_s=hold
     )
     freed = figures["last_release_freed_bytes"]
-    loop = (
-        "fp16 8192^2 products, 16 a batch, one batch queued ahead"
-        if ctx.on_cuda
-        else ("fp32 192^2 products on the CPU")
-    )
+    loop = "fp32 192^2 products on the CPU"
+    if ctx.on_cuda:
+        loop = "fp16 8192^2 products, 16 a batch, one batch queued ahead"
     section = "\n".join(
         [
             *ctx.heading(f"the lease's memory figures and freeze on `{ctx.device}`"),
@@ -140,7 +141,7 @@ def check_lease_memory(ctx: StepContext) -> StepOutcome:
             f"{_mib(freed)} MiB (the handle: {_mib(figures['handle_freed_bytes'])} MiB); "
             f"reserved before the flush {_mib(figures['peak_reserved_bytes'])} MiB at its peak, "
             f"{_mib(figures['resident_bytes'])} MiB after (the weights: "
-            f"{_mib(figures['weights_bytes'])} MiB). Residents left after it exited: "
+            f"{_mib(figures['weights_bytes'])} MiB). Residents left after it was told to leave: "
             f"{residents_after}.",
             f"- Freeze mid-kernel-stream: `python -m gpu_coord run --owner cuda-loop` around a "
             f"loop of {loop}, writing a heartbeat per batch; {asks} high-priority leases taken "
@@ -176,7 +177,8 @@ def check_lease_memory(ctx: StepContext) -> StepOutcome:
         )
     reason = (
         f"high wait p50 {_ms(frozen.waits, 0.5)} / p99 {_ms(frozen.waits, 0.99)} ms, drain p50 "
-        f"{_ms(frozen.drains, 0.5)} ms, 0 heartbeats frozen, resumed in "
+        f"{_ms(frozen.drains, 0.5)} ms, no heartbeat while frozen ({frozen.beat_rate:.0f}/s "
+        "running), resumed in "
         f"{_ms(frozen.resumes, 0.5)} ms; freed {_mib(freed)} MiB; "
         f"available {_mib(budget.available_bytes)} MiB"
     )

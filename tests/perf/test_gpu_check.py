@@ -19,13 +19,23 @@ import pytest
 from benchmark.config import load_config
 from perf.gpu_check import TOTAL_BUDGET_S, StepContext, StepOutcome, registered_steps
 from perf.gpu_check.__main__ import main
+from perf.gpu_check._lease_freeze import LOOP, _beats, freeze_mid_stream
 from perf.gpu_check._registry import find_step, register_step
 from perf.gpu_check._run import _with_requirements, format_table, run_step, run_steps, step_env
 from perf.gpu_check._runner import _toml, runner_config
 from perf.gpu_check._wheels import PREINSTALLED, WHEELS_BUDGET_S, install_wheels, requirements
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = ["host", "contention", "block-yield", "flush", "backend-memory", "runner"]
+STEPS = [
+    "host",
+    "contention",
+    "block-yield",
+    "flush",
+    "backend-memory",
+    "lease-memory",
+    "scoring",
+    "runner",
+]
 
 
 def _table(stdout: str) -> dict[str, list[str]]:
@@ -75,6 +85,8 @@ def test_dry_run_passes_every_step_and_writes_each_section(tmp_path: Path, tiny_
         "## GPU host check: host",
         "## Contention: backend and runner on one device",
         "## GPU host check: flush policies on `cpu`",
+        "## GPU host check: the lease's memory figures and freeze on `cpu`",
+        "## GPU host check: scoring cost per image, tiny models on `cpu`",
         "## GPU host check: benchmark runner, 2 images of the tiny model",
         "## GPU host check: summary",
     ):
@@ -87,6 +99,10 @@ def test_dry_run_passes_every_step_and_writes_each_section(tmp_path: Path, tiny_
     assert "| shared: lease-blocks |" in text
     assert "Block checkpoints" in text
     assert "2 images ok, 0 failed" in text
+    # The frozen loop wrote nothing while frozen and nothing was left behind.
+    freeze = text.split("| asks |", 1)[1].splitlines()[2]
+    assert freeze.split("|")[5].strip() == "0"
+    assert freeze.split("|")[7].strip() == "0"
 
 
 def test_steps_are_registered_in_order_and_fit_eight_minutes() -> None:
@@ -205,3 +221,36 @@ def test_the_table_escapes_pipes() -> None:
 
     table = format_table([StepRecord("x", 5, StepOutcome("fail", "a | b\nc", None, 1.0))])
     assert table.splitlines()[-1] == "| x | fail | 1.0 | 5 | a / b c |"
+
+
+def test_a_loop_under_run_is_frozen_while_high_priority_holds_and_nothing_is_left(
+    tmp_path: Path,
+) -> None:
+    figures = freeze_mid_stream(
+        "cpu", tmp_path / "lease" / "status.json", tmp_path, asks=2, hold_s=0.2
+    )
+    assert figures.beats_while_frozen == 0
+    assert figures.beat_rate * 0.2 > 5  # running, a hold would have seen several heartbeats
+    assert len(figures.waits) == len(figures.drains) == len(figures.resumes) == 2
+    assert all(0 < d < 1 for d in figures.drains)
+    assert figures.left_behind == 0
+    assert figures.run_exit == 128 + 15  # stopped by SIGTERM, forwarded to the loop
+
+
+def test_the_heartbeat_shows_a_loop_that_nobody_freezes(tmp_path: Path) -> None:
+    beat = tmp_path / "heartbeat.txt"
+    loop = subprocess.Popen(
+        [sys.executable, "-c", LOOP, "cpu", "64", "1", str(beat)], stdout=subprocess.PIPE
+    )
+    try:
+        assert loop.stdout is not None
+        loop.stdout.readline()
+        start = time.time()
+        time.sleep(0.3)
+        end = time.time()
+        assert sum(1 for s in _beats(beat) if start < s < end) > 5
+    finally:
+        loop.kill()
+        loop.wait(30)
+        assert loop.stdout is not None
+        loop.stdout.close()
