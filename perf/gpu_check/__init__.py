@@ -4,7 +4,10 @@ Run on a new GPU host (or a lent H100/H200) it checks, step by step and each
 under its own time budget: the host (packages, device, NVML, the lease), the
 contention scenarios with the SD 1.5-shaped pipeline, step-only against block
 checkpoints, the cost of each flush policy with the memory returned on release
-and the NVML energy per image, and the benchmark runner end to end. It writes
+and the NVML energy per image, the backend's warm-up and the headroom it
+registers, the memory budget with a model resident and a CUDA process frozen
+mid-stream for a high-priority caller, the scoring cost per scorer, and the
+benchmark runner end to end. It writes
 each step's section to ``docs/performance.md`` (or ``--output``) and prints a
 pass/fail table. ``--dry-run`` runs every step on the CPU at small sizes;
 ``--wheels DIR`` first installs the pure-Python dependencies a bare host
