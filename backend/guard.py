@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 import time
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.errors import APIError, PayloadTooLarge, RequestTimeout, Unauthorized, envelope
+from backend.errors import APIError, PayloadTooLarge, RequestTimeout, Unauthorized, error_response
 from backend.settings import Settings
+from servekit import bearer_matches
 
 # What /gpu-status, /metrics and the docs reveal (host name, PIDs, owners, the model's path)
 # is for operators; BACKEND_PROTECT_STATUS puts these behind the key as well.
@@ -54,23 +53,13 @@ def key_presented(authorization: str, settings: Settings) -> bool:
     """``Authorization: Bearer <key>`` with the configured key (compared in constant time)."""
     if settings.api_key is None:
         return True
-    scheme, _, token = authorization.partition(" ")
-    expected = settings.api_key.get_secret_value()
-    return scheme.lower() == "bearer" and secrets.compare_digest(
-        token.strip().encode(), expected.encode()
-    )
+    return bearer_matches(authorization, settings.api_key.get_secret_value())
 
 
 async def _answer(exc: APIError, scope: Scope, receive: Receive, send: Send) -> None:
-    headers = dict(exc.headers)
-    if not isinstance(exc, Unauthorized):
-        headers["Connection"] = "close"  # the rest of the body is never read
-    response = JSONResponse(
-        envelope(exc.message, exc.error_type, exc.param, exc.code),
-        status_code=exc.status_code,
-        headers=headers,
-    )
-    await response(scope, receive, send)
+    # Past a refusal other than the key's, the rest of the body is never read.
+    headers = {} if isinstance(exc, Unauthorized) else {"Connection": "close"}
+    await error_response(exc, headers)(scope, receive, send)
 
 
 class RequestGuard:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from jobs.errors import Unauthorized
 from jobs.service import JobService
+from servekit import bearer_matches
 
 
 def get_service(request: Request) -> JobService:
@@ -24,10 +24,7 @@ def require_api_key(request: Request, service: ServiceDep) -> None:
     key = service.settings.api_key
     if key is None:
         return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(
-        token.strip().encode(), key.get_secret_value().encode()
-    ):
+    if not bearer_matches(request.headers.get("authorization", ""), key.get_secret_value()):
         raise Unauthorized(
             "missing or wrong API key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
