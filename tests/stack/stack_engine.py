@@ -270,3 +270,30 @@ def stage_build_inputs(wheel: Path) -> tuple[str, str]:
     _sync(certs, STAGE / "certs")
     _sync([wheel], STAGE / "wheels")
     return ".docker-build/certs", ".docker-build/wheels"
+
+
+def build_benchmark_image(tag: str, *, uid: int, gid: int) -> str:
+    """``gpu-share-benchmark:<tag>`` built as compose builds it (same Dockerfile and args).
+
+    For tests that need the runner's image before the compose test has built the stack
+    (the container-per-model test runs earlier in the suite): the compose build that
+    follows reuses every layer.
+    """
+    image = f"gpu-share-benchmark:{tag}"
+    base = ensure_base_image()
+    certs_dir, wheels_dir = stage_build_inputs(
+        find_torch_wheel(Path.home() / ".cache" / "gpu-share" / "wheels")
+    )
+    progress(f"building {image} (research/Dockerfile.benchmark)")
+    args = {
+        "BASE_IMAGE": base,
+        "BUILD_CERTS_DIR": certs_dir,
+        "BUILD_WHEELS_DIR": wheels_dir,
+        "APP_UID": str(uid),
+        "APP_GID": str(gid),
+    }
+    command = ["docker", "build", "-t", image, "-f", "research/Dockerfile.benchmark"]
+    for name, value in args.items():
+        command += ["--build-arg", f"{name}={value}"]
+    run([*command, "."], timeout=1200, echo=(" RUN ", "[build-env]", "Successfully tagged"))
+    return image
