@@ -32,7 +32,9 @@ def sweep(
     the ``gpu-share.jobs`` label in any case.
     """
     removed = []
-    for container in client.containers.list(all=True, filters=filters or {"label": LABEL}):
+    for container in client.containers.list(
+        all=True, filters=filters or {"label": LABEL}, ignore_removed=True
+    ):
         if LABEL not in container.labels:
             continue
         if keep(container):

@@ -74,5 +74,7 @@ def container_of(client: DockerClient, record: JobRecord) -> Any:
             return client.containers.get(record.container_id)
         except docker.errors.NotFound:
             return None
-    found = client.containers.list(all=True, filters={"label": f"{LABEL_ID}={record.id}"})
+    found = client.containers.list(
+        all=True, filters={"label": f"{LABEL_ID}={record.id}"}, ignore_removed=True
+    )
     return found[0] if found else None

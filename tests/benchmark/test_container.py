@@ -87,7 +87,7 @@ def shared(bench_dirs: dict[str, Path]) -> Iterator[dict[str, Path]]:
     from docker.client import from_env
 
     key = f"{LABEL_RUNNER}={bench_dirs['results'].resolve()}"
-    left = from_env().containers.list(all=True, filters={"label": key})
+    left = from_env().containers.list(all=True, filters={"label": key}, ignore_removed=True)
     for container in left:
         container.remove(force=True)
     assert not left, f"containers left behind: {[c.short_id for c in left]}"

@@ -191,7 +191,9 @@ def labelled_containers(job_id: str) -> list[Any]:
     from docker.client import from_env
 
     return list(
-        from_env().containers.list(all=True, filters={"label": f"gpu-share.jobs.id={job_id}"})
+        from_env().containers.list(
+            all=True, filters={"label": f"gpu-share.jobs.id={job_id}"}, ignore_removed=True
+        )
     )
 
 
