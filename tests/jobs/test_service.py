@@ -122,7 +122,15 @@ def test_cancel_while_running(job_image: str, settings_factory: Any) -> None:
         while labelled_containers(job["id"]) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert labelled_containers(job["id"]) == []
-        done = http.get(f"/v1/jobs/{job['id']}").json()
+        # The cancel is recorded at once; the runner adds the container's end (its exit
+        # code) after removing it, so the record is read once that line is there.
+        done: dict[str, Any] = {}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done = http.get(f"/v1/jobs/{job['id']}").json()
+            if any(e["detail"].startswith("container killed") for e in done["events"]):
+                break
+            time.sleep(0.1)
         assert done["status"] == "cancelled"
         assert any("while running" in e["detail"] for e in done["events"]), done["events"]
         assert done["exit_code"] == 137
