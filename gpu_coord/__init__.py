@@ -22,7 +22,7 @@ there, whatever its working directory or user). See ``docs/gpu_coord.md``.
 from __future__ import annotations
 
 from ._budget import MemoryBudget, memory_budget
-from ._errors import LeaseError, LeasePathError, LeaseTimeout
+from ._errors import LeaseCancelled, LeaseError, LeasePathError, LeaseTimeout
 from ._history import LeaseEvent, history
 from ._lease import Lease, lease
 from ._nvml import GpuSnapshot, gpu_snapshot
@@ -39,6 +39,7 @@ __all__ = [
     "ENV_VAR",
     "GpuSnapshot",
     "Lease",
+    "LeaseCancelled",
     "LeaseError",
     "LeaseEvent",
     "LeasePathError",

@@ -14,6 +14,10 @@ class LeaseTimeout(LeaseError, TimeoutError):
     """The lease was not granted within ``timeout`` seconds."""
 
 
+class LeaseCancelled(LeaseError):
+    """The caller's ``cancel`` event was set before the lease was granted."""
+
+
 class LeasePathError(PermissionError, LeaseError):
     """The lease folder or one of its files cannot be created or written.
 

@@ -8,6 +8,7 @@ writes (through :class:`~gpu_coord._ledger.Ledger`).
 from __future__ import annotations
 
 import os
+import threading
 import time
 import weakref
 from pathlib import Path
@@ -31,7 +32,9 @@ class Lease(Taker):
     before any low-priority caller and make low-priority holders yield at their
     next ``checkpoint()``. With ``max_wait`` (high only), the caller goes ahead
     without the lease after that many seconds and the handle's ``forced`` is
-    True. ``timeout`` bounds the wait (:class:`LeaseTimeout`). ``flush`` picks
+    True. ``timeout`` bounds the wait (:class:`LeaseTimeout`); setting the
+    ``cancel`` event from another thread ends it (:class:`LeaseCancelled`), also
+    the re-take inside ``checkpoint()``. ``flush`` picks
     when CUDA is flushed on release; ``calm_pause`` sleeps after release
     (default 0).
 
@@ -55,6 +58,7 @@ class Lease(Taker):
         flush: str = "always",
         calm_pause: float = 0.0,
         timeout: float | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.owner = check_owner(owner)
         self.priority = check_choice("priority", priority, PRIORITIES)
@@ -67,6 +71,9 @@ class Lease(Taker):
             )
         self.calm_pause = check_seconds("calm_pause", calm_pause) or 0.0
         self.timeout = check_seconds("timeout", timeout, optional=True)
+        if cancel is not None and not isinstance(cancel, threading.Event):
+            raise ValueError(f"cancel: must be a threading.Event, not {type(cancel).__name__}")
+        self.cancel = cancel
         self._files = lease_files(path, device)
         self.device = self._files.device
         self.generation: int | None = None
@@ -108,6 +115,7 @@ class Lease(Taker):
         """Block until granted (or forced after ``max_wait``); return self.
 
         Raises :class:`LeaseTimeout` when ``timeout`` runs out first,
+        :class:`LeaseCancelled` when ``cancel`` is set first,
         :class:`LeasePathError` when the lease folder cannot be written, and
         :class:`LeaseError` when this handle already holds the lease.
         """

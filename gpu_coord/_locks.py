@@ -18,6 +18,7 @@ import errno
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from ._errors import LeasePathError
 
 EX = fcntl.LOCK_EX
 SH = fcntl.LOCK_SH
+#: How soon a cancellable wait sees its ``cancel`` event set.
+CANCEL_POLL_SECONDS = 0.05
 
 _OPEN: set[int] = set()
 _OPEN_MUTEX = threading.Lock()
@@ -187,14 +190,17 @@ class _Attempt:
         self.done.set()
 
 
-def wait_lock(path: Path, mode: int, timeout: float | None) -> int | None:
+def wait_lock(
+    path: Path, mode: int, timeout: float | None, cancel: threading.Event | None = None
+) -> int | None:
     """Take ``mode`` on a fresh descriptor of ``path``, waiting at most ``timeout`` seconds.
 
-    Returns the descriptor holding the lock, or None when the time ran out.
-    ``timeout=None`` waits forever in the calling thread.
+    Returns the descriptor holding the lock, or None when the time ran out or
+    ``cancel`` was set. ``timeout=None`` without ``cancel`` waits forever in the
+    calling thread.
     """
     fd = open_lock(path)
-    if timeout is None:
+    if timeout is None and cancel is None:
         try:
             lock(fd, mode)
         except BaseException:
@@ -203,12 +209,12 @@ def wait_lock(path: Path, mode: int, timeout: float | None) -> int | None:
         return fd
     if try_lock(fd, mode):
         return fd
-    if timeout <= 0:
+    if timeout is not None and timeout <= 0:
         close(fd)
         return None
     attempt = _Attempt(fd, mode)
     threading.Thread(target=attempt.run, name="gpu_coord-wait", daemon=True).start()
-    attempt.done.wait(timeout)
+    _wait_attempt(attempt, timeout, cancel)
     with attempt.mutex:
         if attempt.granted:
             return fd
@@ -217,3 +223,17 @@ def wait_lock(path: Path, mode: int, timeout: float | None) -> int | None:
             raise attempt.error
         attempt.abandoned = True
     return None
+
+
+def _wait_attempt(attempt: _Attempt, timeout: float | None, cancel: threading.Event | None) -> None:
+    """Wait for ``attempt`` until ``timeout`` passes or ``cancel`` is set."""
+    if cancel is None:
+        attempt.done.wait(timeout)
+        return
+    # A thread cannot sleep on two events: look at ``cancel`` between short waits
+    # (only a cancellable wait pays this; the grant itself still wakes it at once).
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not cancel.is_set():
+        left = CANCEL_POLL_SECONDS if deadline is None else deadline - time.monotonic()
+        if left <= 0 or attempt.done.wait(min(left, CANCEL_POLL_SECONDS)):
+            return

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from ._errors import LeaseError
+from ._errors import LeaseCancelled, LeaseError
 from ._lease import Lease
 from ._ledger import Ledger
 from ._nvml import gpu_snapshot
@@ -44,7 +44,10 @@ class PreemptibleHold:
     ``freeze`` and ``thaw`` are called from the watcher thread (or, for a last
     thaw, from the thread leaving the ``with`` block), never at the same time.
     A hold with ``priority="high"`` is never preempted. ``timeout`` bounds the
-    first wait, ``max_wait`` (high only) is the lease's. ``memory_bytes``
+    first wait, ``max_wait`` (high only) is the lease's. Setting ``cancel`` ends
+    a wait at once: the first one raises :class:`LeaseCancelled` from the
+    ``with``; a re-take after a handoff ends the hold (the work stays frozen
+    until the ``with`` block is left: stop the work, then leave). ``memory_bytes``
     registers the owner as a resident of the device for the hold's life, so
     memory budgets count what the frozen work keeps. ``freezes``,
     ``frozen_seconds`` and ``frozen`` tell what happened.
@@ -63,6 +66,7 @@ class PreemptibleHold:
         timeout: float | None = None,
         memory_bytes: int | str | None = None,
         max_wait: float | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         if not callable(freeze) or not callable(thaw):
             raise ValueError("freeze, thaw: must be callables taking no arguments")
@@ -70,7 +74,13 @@ class PreemptibleHold:
         self.drain_seconds = check_seconds("drain_seconds", drain_seconds) or 0.0
         memory = None if memory_bytes is None else parse_size(memory_bytes, name="memory_bytes")
         self._lease = Lease(
-            owner, priority=priority, path=path, device=device, timeout=timeout, max_wait=max_wait
+            owner,
+            priority=priority,
+            path=path,
+            device=device,
+            timeout=timeout,
+            max_wait=max_wait,
+            cancel=cancel,
         )
         self.owner = self._lease.owner
         self.priority = priority
@@ -133,7 +143,8 @@ class PreemptibleHold:
             self._notes.close()
             if self._resident is not None:
                 self._resident.__exit__(None, None, None)
-        if self._error is not None and exc is None:
+        # A re-take cut short by ``cancel`` is what the caller asked for, not a failure.
+        if self._error is not None and exc is None and not isinstance(self._error, LeaseCancelled):
             raise LeaseError(f"gpu_coord: preemptible hold of {self.owner!r} failed") from (
                 self._error
             )

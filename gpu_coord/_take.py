@@ -22,12 +22,13 @@ A waiting caller is listed in the waiters folder (:mod:`gpu_coord._waiters`).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import NoReturn
 
 from . import _waiters
-from ._errors import LeaseTimeout
+from ._errors import LeaseCancelled, LeaseTimeout
 from ._ledger import Ledger
 from ._locks import EX, SH, checkout, close, lock, open_lock, try_lock, unlock, wait_lock
 from ._paths import LeaseFiles
@@ -42,6 +43,7 @@ class Taker:
     priority: str
     max_wait: float | None
     timeout: float | None
+    cancel: threading.Event | None
     forced: bool
     waiter_state: str
     _files: LeaseFiles
@@ -67,11 +69,11 @@ class Taker:
         return self._prio_fd, self._gpu_fd
 
     def _wait(self, path: Path, mode: int, fd: int, limit: float | None) -> int | None:
-        """Block for ``mode`` on ``fd`` (no limit) or a fresh descriptor (limit)."""
-        if limit is None:
+        """Block for ``mode`` on ``fd`` (no limit) or a fresh descriptor (limit, cancel)."""
+        if limit is None and self.cancel is None:
             lock(fd, mode)
             return fd
-        fresh = wait_lock(path, mode, limit)
+        fresh = wait_lock(path, mode, limit, self.cancel)
         if fresh is not None:
             close(fd)
         return fresh
@@ -91,6 +93,7 @@ class Taker:
         )
 
     def _take_high(self, start: float) -> None:
+        self._check_cancel()
         prio, gpu = self._fds()
         lock(prio, SH)  # low-priority callers hold it exclusively only for an instant
         self._has_prio = True
@@ -106,6 +109,7 @@ class Taker:
                 self._gpu_fd = fresh
                 self._has_gpu = True
                 return
+            self._check_cancel()
             by_max_wait = self.max_wait is not None and (
                 self.timeout is None or self.max_wait <= self.timeout
             )
@@ -126,6 +130,7 @@ class Taker:
         entry: _waiters.Entry | None = None
         try:
             while True:
+                self._check_cancel()
                 if try_lock(gpu, EX):
                     if try_lock(prio, EX):
                         unlock(prio)
@@ -156,7 +161,14 @@ class Taker:
     def _left(deadline: float | None) -> float | None:
         return None if deadline is None else max(0.0, deadline - time.monotonic())
 
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise LeaseCancelled(
+                f"gpu_coord: wait for the lease of {self.owner!r} cancelled ({self._files.record})"
+            )
+
     def _timed_out(self) -> NoReturn:
+        self._check_cancel()  # a wait cut short by its cancel is not a timeout
         raise LeaseTimeout(
             f"gpu_coord: lease for {self.owner!r} not granted within {self.timeout} s "
             f"({self._files.record})"

@@ -11,6 +11,7 @@ its own leases, and is registered as a resident by the service.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,8 +31,12 @@ def manager_hold(
     freeze: Callable[[], None],
     thaw: Callable[[], None],
     memory_bytes: int | None,
+    cancel: threading.Event | None = None,
 ) -> gpu_coord.PreemptibleHold:
-    """A low lease on ``device`` for the job, freezing/thawing it around each handoff."""
+    """A low lease on ``device`` for the job, freezing/thawing it around each handoff.
+
+    Setting ``cancel`` (the job's cancel) ends a wait for the lease at once.
+    """
     return gpu_coord.PreemptibleHold(
         owner,
         freeze=freeze,
@@ -40,6 +45,7 @@ def manager_hold(
         device=device,
         path=path,
         memory_bytes=memory_bytes,
+        cancel=cancel,
     )
 
 

@@ -14,6 +14,7 @@ import docker.errors
 import requests
 from docker.client import DockerClient
 
+import gpu_coord
 from jobs import gpu, store
 from jobs.docker_job import Detached, DockerJob, Outcome
 from jobs.spec import JobSpec
@@ -106,6 +107,10 @@ class Runner:
                 outcome = job.wait()
             job.remove()  # gone before the record says it ended
             self._finish(outcome)
+        except gpu_coord.LeaseCancelled:
+            # The cancel is recorded; the job's place in the lease queue and its resources
+            # are given back now rather than at a grant it no longer wants.
+            self.jobs.note(self.id, "left the wait for the GPU lease: the container never ran")
         except Detached:
             return
         except docker.errors.ImageNotFound as exc:
@@ -144,13 +149,16 @@ class Runner:
                     self.id, store.PAUSED, "frozen until its lease is taken again after a restart"
                 )
                 job.pause()
-            with self._gpu(job):
-                if job.paused_now and not self._frozen:
-                    # Frozen work never outlives its holder: thaw once a hold is in place (at
-                    # once for a CPU job, when the lease is granted for a manager GPU job).
-                    self.jobs.transition(self.id, store.RUNNING, "thawed after the restart")
-                    job.unpause()
-                outcome = job.wait()
+            try:
+                with self._gpu(job):
+                    if job.paused_now and not self._frozen:
+                        # Frozen work never outlives its holder: thaw once a hold is in place
+                        # (at once for a CPU job, when the lease is granted for a manager job).
+                        self.jobs.transition(self.id, store.RUNNING, "thawed after the restart")
+                        job.unpause()
+                    outcome = job.wait()
+            except gpu_coord.LeaseCancelled:
+                outcome = job.wait()  # cancelled while waiting for its lease: killed, ended
             job.remove()  # gone before the record says it ended
             self._finish(outcome)
         except Detached:
@@ -196,6 +204,7 @@ class Runner:
             freeze=self._freeze,
             thaw=self._thaw,
             memory_bytes=resources.gpu_memory,
+            cancel=self.cancelled,
         ) as held:
             self.jobs.note(self.id, f"holding the low-priority lease on GPU {device}")
             yield held

@@ -155,10 +155,7 @@ class JobStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (job_id, name, QUEUED, json.dumps(spec), now, now),
             )
-            db.execute(
-                "INSERT INTO events (job_id, at, status, detail) VALUES (?, ?, ?, ?)",
-                (job_id, now, QUEUED, detail),
-            )
+            _event(db, job_id, now, QUEUED, detail)
         return self.get(job_id)
 
     def transition(
@@ -166,8 +163,9 @@ class JobStore:
     ) -> JobRecord:
         """Move a job to ``status`` (an event with ``detail``) and set ``fields``, atomically.
 
-        A job already in a terminal status stays there: the transition is recorded as an event
-        only when it is the same status (so a late worker never overwrites a cancel).
+        A job already in a terminal status stays there (a late worker never overwrites a
+        cancel); its fields still land, and its ``detail`` is recorded as an event only when
+        it is that same status (the container's end after a cancel).
         """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
@@ -175,12 +173,11 @@ class JobStore:
         with self._tx() as db:
             current = self._status(db, job_id)
             if current in TERMINAL:
+                if status == current and detail:
+                    _event(db, job_id, now, status, detail)
                 self._set(db, job_id, now, fields)
                 return self.get(job_id)
-            db.execute(
-                "INSERT INTO events (job_id, at, status, detail) VALUES (?, ?, ?, ?)",
-                (job_id, now, status, detail),
-            )
+            _event(db, job_id, now, status, detail)
             db.execute("UPDATE jobs SET status = ? WHERE id = ?", (status, job_id))
             self._set(db, job_id, now, fields)
         return self.get(job_id)
@@ -196,10 +193,7 @@ class JobStore:
         """An event in the job's current status (a re-attach, a freeze)."""
         with self._tx() as db:
             status = self._status(db, job_id)
-            db.execute(
-                "INSERT INTO events (job_id, at, status, detail) VALUES (?, ?, ?, ?)",
-                (job_id, time.time(), status, detail),
-            )
+            _event(db, job_id, time.time(), status, detail)
 
     def get(self, job_id: str) -> JobRecord:
         with self._lock:
@@ -281,6 +275,13 @@ class JobStore:
             columns.append(f"{key} = ?")
             values.append(json.dumps(value) if key in _JSON_COLUMNS else value)
         db.execute(f"UPDATE jobs SET {', '.join(columns)} WHERE id = ?", [*values, job_id])
+
+
+def _event(db: sqlite3.Connection, job_id: str, at: float, status: str, detail: str | None) -> None:
+    db.execute(
+        "INSERT INTO events (job_id, at, status, detail) VALUES (?, ?, ?, ?)",
+        (job_id, at, status, detail),
+    )
 
 
 def _record(row: sqlite3.Row, events: list[Event]) -> JobRecord:

@@ -64,6 +64,10 @@ def test_terminal_states_are_not_overwritten(tmp_path: Path) -> None:
     assert late.status == store.CANCELLED
     assert late.exit_code == 137  # the figures still land on the record
     assert [e.status for e in late.events] == [store.QUEUED, store.CANCELLED]
+    # The worker's own end of a cancelled job is a line of its history.
+    ended = jobs.transition(record.id, store.CANCELLED, "container killed", run_seconds=1.5)
+    assert ended.run_seconds == 1.5
+    assert [e.detail for e in ended.events][-2:] == ["cancelled by the client", "container killed"]
 
 
 def test_unknown_jobs_and_fields(tmp_path: Path) -> None:
