@@ -10,8 +10,9 @@
 The script is written into ``work`` as ``run.sh``; ``resources`` is mounted read-only at
 ``/resources``, ``work`` at ``/work`` (the working directory) and ``output`` at ``/output``.
 stdout and stderr go to ``output/job.log`` as they come (:mod:`jobs.container_output`).
-``wait()`` enforces the timeout itself (the SDK's ``wait(timeout=)`` is only a read timeout),
-kills the container past it, and reads the result file from ``output``. The container is
+``wait()`` enforces the timeout itself (the SDK's ``wait(timeout=)`` is only a read timeout)
+and the storage limit (by measuring the folders), kills the container past either, and reads
+the result file from ``output``. The container is
 always removed on exit; every container carries the ``gpu-share.jobs`` label so a service
 that died before removing one sweeps it at its next start (:mod:`jobs.leftovers`).
 
@@ -38,6 +39,7 @@ from docker.models.containers import Container
 from jobs.container_output import LOG_NAME, complete_log, read_result, start_log_pump
 from jobs.leftovers import LABEL, LABEL_ID, sweep
 from jobs.sandbox import Limits, sandbox_options
+from jobs.storage import StorageWatch
 
 # The labels, the log's name and the sweep have their own modules; they stay importable here.
 __all__ = ["LABEL", "LABEL_ID", "LOG_NAME", "Detached", "DockerJob", "Outcome", "sweep"]
@@ -64,6 +66,8 @@ class Outcome:
     result: Any
     result_error: str | None
     log_path: Path
+    #: What the job's folders took when it was killed for passing its storage, else None.
+    over_storage_bytes: int | None = None
 
 
 def _identity(path: Path) -> str:
@@ -197,6 +201,7 @@ class DockerJob:
         timeout: float,
         started_at: float,
         paused_seconds: float = 0.0,
+        storage_bytes: int | None = None,
         client: DockerClient | None = None,
     ) -> DockerJob:
         """Take over a container a previous service started (after a restart).
@@ -216,6 +221,7 @@ class DockerJob:
             result_file=result_file,
             timeout=timeout,
             user=str(container.attrs["Config"].get("User") or "65534:65534"),
+            limits=Limits(storage_bytes=storage_bytes),
             client=client,
         )
         job.container = container
@@ -294,6 +300,9 @@ class DockerJob:
         assert self._t0 is not None, "start() first"
         container = self.container
         timed_out = False
+        over_storage: int | None = None
+        storage = self.limits.storage_bytes
+        watch = None if storage is None else StorageWatch(storage, [self.work, self.output])
         exit_code: int | None = None
         while True:
             left = self.timeout + self.paused_seconds - (time.monotonic() - self._t0)
@@ -308,6 +317,15 @@ class DockerJob:
                 timed_out = True
                 log.info(
                     "container %s passed its %g s timeout: killing", container.id, self.timeout
+                )
+                self.kill()
+                break
+            if watch is not None and (over_storage := watch.over()) is not None:
+                log.info(
+                    "container %s: its folders take %d bytes, over its storage of %d: killing",
+                    container.id,
+                    over_storage,
+                    storage,
                 )
                 self.kill()
                 break
@@ -336,10 +354,11 @@ class DockerJob:
             exit_code=exit_code,
             oom_killed=bool(state.get("OOMKilled", False)),
             timed_out=timed_out,
-            killed=self._killed.is_set() and not timed_out,
+            killed=self._killed.is_set() and not timed_out and over_storage is None,
             run_seconds=run_seconds - self.paused_seconds,
             paused_seconds=self.paused_seconds,
             result=result,
             result_error=result_error,
             log_path=self.log_path,
+            over_storage_bytes=over_storage,
         )

@@ -18,13 +18,10 @@ import gpu_coord
 from jobs import gpu, store
 from jobs.docker_job import Detached, DockerJob, Outcome
 from jobs.spec import JobSpec
+from jobs.storage import disk_usage
 from jobs.store import JobRecord, JobStore
 
 log = logging.getLogger("jobs.runner")
-
-
-def folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 class Runner:
@@ -138,6 +135,7 @@ class Runner:
                 timeout=float(record.spec["timeout"]),
                 started_at=record.started_at or time.time(),
                 paused_seconds=record.paused_seconds,
+                storage_bytes=self.spec.resources.storage,
                 client=self.client,
             )
             self.job = job
@@ -255,10 +253,11 @@ class Runner:
             "freezes": self._freezes,
         }
         storage = self.spec.resources.storage
-        used = folder_size(self.output)
+        used = disk_usage([self.folder / "work", self.output])
         note = ""
-        if used > storage:
-            note = f"; its output ({used} bytes) is over its storage ({storage} bytes)"
+        if used > storage and outcome.over_storage_bytes is None:
+            # Written after the last measure: it ended before the watch saw it.
+            note = f"; its files ({used} bytes) are over its storage ({storage} bytes)"
         if self.cancelled.is_set() or outcome.killed:
             self.jobs.transition(self.id, store.CANCELLED, "container killed" + note, **fields)
         elif outcome.timed_out:
@@ -268,6 +267,15 @@ class Runner:
                 store.TIMED_OUT,
                 f"killed after its {limit:g} s timeout" + note,
                 reason=f"ran past its timeout of {limit:g} s",
+                **fields,
+            )
+        elif outcome.over_storage_bytes is not None:
+            over = outcome.over_storage_bytes
+            self.jobs.transition(
+                self.id,
+                store.FAILED,
+                f"killed: its files took {over} bytes, over its storage ({storage} bytes)",
+                reason=f"out of storage: its files passed its storage limit ({storage} bytes)",
                 **fields,
             )
         elif outcome.oom_killed:

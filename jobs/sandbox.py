@@ -16,12 +16,18 @@ from docker.types import DeviceRequest
 
 @dataclass(frozen=True)
 class Limits:
-    """What the container may use. ``cpus=0`` sets no CPU cap (a low CPU weight instead)."""
+    """What the container may use. ``cpus=0`` sets no CPU cap (a low CPU weight instead).
+
+    ``storage_bytes`` bounds what the job's folders (``/work`` and ``/output``) take on
+    disk; no engine option does, so :class:`~jobs.docker_job.DockerJob` measures them while
+    the job runs (:mod:`jobs.storage`). None: unbounded.
+    """
 
     cpus: int = 1
     memory_bytes: int = 512 * 1024**2
     pids: int = 512
     tmp_bytes: int = 256 * 1024**2
+    storage_bytes: int | None = None
 
 
 def sandbox_options(limits: Limits, *, network: bool, device: int | None) -> dict[str, Any]:

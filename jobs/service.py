@@ -280,6 +280,7 @@ class JobService:
                 memory_bytes=resources.ram,
                 pids=self.settings.pids_limit,
                 tmp_bytes=min(self.settings.tmp_size, resources.ram),
+                storage_bytes=resources.storage,
             ),
             user=self.user,
             network=spec.network,

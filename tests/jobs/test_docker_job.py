@@ -114,6 +114,28 @@ def test_past_its_ram_it_is_oom_killed(job_image: str, tmp_path: Path) -> None:
     assert outcome.exit_code == 137
 
 
+def test_past_its_storage_it_is_killed(job_image: str, tmp_path: Path) -> None:
+    limit = 8 * 2**20
+    job = _job(
+        job_image,
+        tmp_path,
+        limits=Limits(cpus=1, memory_bytes=64 * 2**20, pids=64, storage_bytes=limit),
+        # 1 MiB of real blocks every 50 ms, into both folders, until stopped.
+        script="i=0; while true; do head -c 1048576 /dev/urandom > /output/o$i; "
+        "cp /output/o$i /work/w$i; i=$((i+1)); sleep 0.05; done\n",
+    )
+    started = time.monotonic()
+    with job:
+        outcome = job.wait()
+    assert time.monotonic() - started < 30
+    assert outcome.over_storage_bytes is not None, outcome
+    assert outcome.over_storage_bytes > limit
+    assert not outcome.killed
+    assert not outcome.timed_out
+    assert outcome.exit_code == 137
+    assert any((tmp_path / "work").glob("w*"))  # both folders count
+
+
 def test_no_network_unless_asked(job_image: str, tmp_path: Path) -> None:
     # Without a network there is no route anywhere (192.0.2.1: TEST-NET-1, never a real host).
     with _job(

@@ -136,7 +136,7 @@ def test_cancel_while_running(job_image: str, settings_factory: Any) -> None:
         assert done["exit_code"] == 137
 
 
-def test_timeout_and_a_missing_image_end_with_the_reason(
+def test_timeout_storage_and_a_missing_image_end_with_the_reason(
     job_image: str, settings_factory: Any
 ) -> None:
     with live_server(settings_factory()) as (url, _), httpx.Client(base_url=url) as http:
@@ -146,8 +146,23 @@ def test_timeout_and_a_missing_image_end_with_the_reason(
         missing = http.post(
             "/v1/jobs", json={"image": "gpu-share-no-such-image:0", "script": "true"}
         ).json()
+        hoarder = http.post(
+            "/v1/jobs",
+            json={
+                "image": job_image,
+                "script": "i=0; while true; do head -c 1048576 /dev/urandom > /output/f$i; "
+                "i=$((i+1)); sleep 0.05; done",
+                "resources": {"storage": "4MiB"},
+            },
+        ).json()
         timed = wait_status(http, slow["id"], {"timed_out"})
         assert timed["reason"] == "ran past its timeout of 1.5 s"
+        full = wait_status(http, hoarder["id"], {"failed", "succeeded", "timed_out"})
+        assert full["status"] == "failed", full
+        assert full["reason"] == (
+            "out of storage: its files passed its storage limit (4194304 bytes)"
+        )
+        assert "over its storage" in full["events"][-1]["detail"]
         failed = wait_status(http, missing["id"], {"failed"})
         assert "gpu-share-no-such-image:0" in failed["reason"]
         assert "not on the engine" in failed["reason"]
