@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import statistics
 import threading
 from collections import deque
@@ -32,10 +33,26 @@ class RecentMedian:
 
 class DrainEstimate(RecentMedian):
     """How fast the queue drains: the median of the last jobs' service times (lease wait,
-    generation, failures and cancellations included)."""
+    generation, failures and cancellations included).
 
-    def __init__(self, window: int = 16, guess: float = 1.0) -> None:
+    ``Retry-After`` is that drain time stretched by a random share up to ``jitter``, so
+    clients refused in the same burst do not all come back in the same second and meet a
+    full queue again (the usual spread for retries; ``rng`` makes it reproducible).
+    """
+
+    def __init__(
+        self,
+        window: int = 16,
+        guess: float = 1.0,
+        *,
+        jitter: float = 0.5,
+        rng: random.Random | None = None,
+    ) -> None:
         super().__init__(window, guess)
+        if jitter < 0:
+            raise ValueError(f"jitter must be at least 0, got {jitter}")
+        self.jitter = jitter
+        self._rng = rng or random.Random()
 
     @property
     def per_job(self) -> float:
@@ -44,8 +61,11 @@ class DrainEstimate(RecentMedian):
         return median
 
     def retry_after(self, jobs_ahead: int) -> int:
-        """Whole seconds until ``jobs_ahead`` jobs have drained, at least 1."""
-        return max(1, math.ceil(jobs_ahead * self.per_job))
+        """Whole seconds until ``jobs_ahead`` jobs have drained (plus the jitter), at least 1."""
+        drain = jobs_ahead * self.per_job
+        with self._lock:  # one Random, many request threads
+            spread = 1.0 + self.jitter * self._rng.random()
+        return max(1, math.ceil(drain * spread))
 
 
 class StepClock(RecentMedian):
