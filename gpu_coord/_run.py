@@ -1,13 +1,15 @@
 """``python -m gpu_coord run``: any program inside the lease, second to the backend.
 
 The child runs in its own process group. A low-priority run is a
-:class:`~gpu_coord.PreemptibleHold` whose freeze is SIGSTOP of that group and
-whose thaw is SIGCONT, so the whole tree stops, wherever it is, and nothing of
-it needs to know about the lease. SIGINT, SIGTERM and SIGHUP are forwarded to
-the group (thawed first). The child is made to die with the run command
-(``PR_SET_PDEATHSIG``: SIGKILL reaches a stopped process too), and whatever is
-left of its group when it exits is killed, so no part of the tree outlives the
-run or stays frozen. The exit status is the child's (128 + N for signal N).
+:class:`~gpu_coord.PreemptibleHold` whose freeze is SIGSTOP of that group and of
+every descendant that left it (``setsid``: found through ``/proc``, see
+:mod:`gpu_coord._tree`) and whose thaw is SIGCONT, so the whole tree stops,
+wherever it is, and nothing of it needs to know about the lease. SIGINT, SIGTERM
+and SIGHUP are forwarded to the group (thawed first). The child is made to die
+with the run command (``PR_SET_PDEATHSIG``: SIGKILL reaches a stopped process
+too), and whatever is left of its tree when it exits is killed, so no part of
+it outlives the run or stays frozen. The exit status is the child's (128 + N
+for signal N).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import threading
 from types import FrameType
 
 from ._preempt import PreemptibleHold
+from ._tree import become_subreaper, reap_orphans, signal_tree
 
 _PR_SET_PDEATHSIG = 1
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -65,31 +68,38 @@ class _Child:
     def freeze(self) -> None:
         with self.cond:
             self.frozen = True
-            self._signal(signal.SIGSTOP)
+            self._signal(signal.SIGSTOP, tree=True)
 
     def thaw(self) -> None:
         with self.cond:
             self.frozen = False
-            self._signal(signal.SIGCONT)
+            self._signal(signal.SIGCONT, tree=True)
             self.cond.notify_all()
+            if self.proc is not None:
+                reap_orphans(keep=self.proc.pid)
 
     def forward(self, signum: int) -> None:
         with self.cond:
             self.stopping = signum
-            self._signal(signal.SIGCONT)
+            self._signal(signal.SIGCONT, tree=True)
             self._signal(signum)
             self.cond.notify_all()
 
     def end(self) -> None:
-        """Kill what is left of the group (the child has exited)."""
+        """Kill what is left of the tree (the child has exited)."""
         with self.cond:
-            self._signal(signal.SIGCONT)
-            self._signal(signal.SIGKILL)
+            self._signal(signal.SIGCONT, tree=True)
+            self._signal(signal.SIGKILL, tree=True)
 
-    def _signal(self, signum: int) -> None:
-        if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signum)
+    def _signal(self, signum: int, *, tree: bool = False) -> None:
+        """To the child's group; with ``tree``, to every descendant outside it too."""
+        if self.proc is None:
+            return
+        if tree:
+            signal_tree(self.proc.pid, signum)
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signum)
 
 
 def _die_with(parent: int) -> None:
@@ -139,6 +149,8 @@ def run(
             raise _Stopped(signum)  # not started yet: give up the wait
         child.forward(signum)
 
+    # Orphans of the child's tree come to this process, not init: a freeze still finds them.
+    become_subreaper()
     previous = {s: signal.signal(s, on_signal) for s in _FORWARDED}
     try:
         with hold:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -126,3 +128,39 @@ def test_sigkill_of_run_with_its_child_frozen_leaves_no_process(
             job.send_signal(signal.SIGKILL)
             job.wait(timeout=10)
             wait_until(lambda: not _alive(child), f"child {child} gone (trial {trial})")  # noqa: B023
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.timeout(120)
+def test_a_descendant_that_left_the_group_is_frozen_and_killed_too(
+    children: Children, tmp_path: Path
+) -> None:
+    stamps, started = tmp_path / "stamps", tmp_path / "started"
+    # The child's own child starts the busy process in a new session, then exits: the busy
+    # one is out of the child's group and orphaned, the case a group signal never reaches.
+    spawn = (
+        "import subprocess, sys; "
+        f"subprocess.Popen([sys.executable, {BUSY!r}, {str(stamps)!r}, '60'], "
+        f"start_new_session=True, stdout=open({str(started)!r}, 'w'))"
+    )
+    job = _run(children, "--", "sh", "-c", f'"{sys.executable}" -c "{spawn}"; sleep 60')
+    wait_until(lambda: started.exists() and started.read_text().strip(), "the busy descendant")
+    escaped = int(json.loads(started.read_text())["pid"])
+    try:
+        wait_until(lambda: _parent(escaped) == job.pid, "the orphan re-parented to run")
+        wait_until(lambda: stamps.exists() and stamps.stat().st_size > 1000, "it working")
+        with lease("backend", priority="high", path=children.lease_path, timeout=30):
+            wait_until(lambda: _state(escaped) == "T", "the escaped descendant stopped")
+            size = stamps.stat().st_size
+            time.sleep(0.3)
+            assert stamps.stat().st_size == size  # no work while the backend holds
+        wait_until(lambda: _state(escaped) != "T", "the escaped descendant thawed")
+        job.send_signal(signal.SIGTERM)
+        job.wait(timeout=30)
+        wait_until(lambda: not _alive(escaped), "the escaped descendant killed with the run")
+    finally:
+        if _alive(escaped):
+            os.kill(escaped, signal.SIGKILL)
