@@ -26,6 +26,20 @@ def _set_later(event: threading.Event, seconds: float) -> threading.Timer:
     return timer
 
 
+def _recording_hold(
+    calls: list[str], cancel: threading.Event, path: Path, **kwargs: object
+) -> PreemptibleHold:
+    """A hold on ``path`` whose freeze and thaw only note that they ran."""
+    return PreemptibleHold(
+        "job",
+        freeze=lambda: calls.append("freeze"),
+        thaw=lambda: calls.append("thaw"),
+        path=path,
+        cancel=cancel,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
 def _cancelled_wait(waiter: Lease, cancel: threading.Event, after: float = 0.3) -> float:
     """Acquire ``waiter`` (which must wait), cancel after ``after`` s; the seconds it took."""
     timer = _set_later(cancel, after)
@@ -99,14 +113,7 @@ def test_a_cancelled_preemptible_hold_never_freezes_or_stays_resident(
     wait_event(holder, "granted")
     calls: list[str] = []
     cancel = threading.Event()
-    hold = PreemptibleHold(
-        "job",
-        freeze=lambda: calls.append("freeze"),
-        thaw=lambda: calls.append("thaw"),
-        path=lease_path,
-        memory_bytes="1GB",
-        cancel=cancel,
-    )
+    hold = _recording_hold(calls, cancel, lease_path, memory_bytes="1GB")
     timer = _set_later(cancel, 0.3)
     try:
         with pytest.raises(LeaseCancelled), hold:
@@ -127,13 +134,7 @@ def test_a_hold_cancelled_while_frozen_ends_without_waiting_for_the_high_work(
 ) -> None:
     calls: list[str] = []
     cancel = threading.Event()
-    hold = PreemptibleHold(
-        "job",
-        freeze=lambda: calls.append("freeze"),
-        thaw=lambda: calls.append("thaw"),
-        path=lease_path,
-        cancel=cancel,
-    )
+    hold = _recording_hold(calls, cancel, lease_path)
     with hold:
         high = children.cli("hold", "--owner", "backend", "--priority", "high", "--seconds", "600")
         wait_event(high, "granted")

@@ -107,14 +107,22 @@ def _wait(check: Any, what: str, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def _waiting(
+    tmp_path: Path, image: str, coord: Path
+) -> tuple[JobStore, JobRecord, Runner, threading.Event]:
+    """A started runner of a GPU job writing ``output/ran``, listed as the lease's waiter."""
+    jobs = JobStore(tmp_path / "jobs.sqlite3")
+    record = _gpu_record(jobs, "echo ran > /output/ran")
+    runner, done = _runner(record, tmp_path, jobs, image, coord)
+    runner.start()
+    _wait(lambda: read_status(coord)["waiters"], "the job listed as a waiter")
+    return jobs, record, runner, done
+
+
 def test_a_cancel_while_waiting_for_the_lease_ends_the_wait_at_once(
     job_image: str, tmp_path: Path, coord: Path, holder: subprocess.Popen[str]
 ) -> None:
-    jobs = JobStore(tmp_path / "jobs.sqlite3")
-    record = _gpu_record(jobs, "echo ran > /output/ran")
-    runner, done = _runner(record, tmp_path, jobs, job_image, coord)
-    runner.start()
-    _wait(lambda: read_status(coord)["waiters"], "the job listed as a waiter")
+    jobs, record, runner, done = _waiting(tmp_path, job_image, coord)
     assert any("waiting for a low-priority lease" in d for d in _details(jobs, record.id))
     assert len(labelled_containers(record.id)) == 1  # created, not started
 
@@ -136,11 +144,7 @@ def test_a_cancel_while_waiting_for_the_lease_ends_the_wait_at_once(
 def test_the_job_runs_once_the_lease_is_free(
     job_image: str, tmp_path: Path, coord: Path, holder: subprocess.Popen[str]
 ) -> None:
-    jobs = JobStore(tmp_path / "jobs.sqlite3")
-    record = _gpu_record(jobs, "echo ran > /output/ran")
-    runner, done = _runner(record, tmp_path, jobs, job_image, coord)
-    runner.start()
-    _wait(lambda: read_status(coord)["waiters"], "the job listed as a waiter")
+    jobs, record, _, done = _waiting(tmp_path, job_image, coord)
     holder.kill()  # the other program ends: the kernel frees its lock at once
     assert done.wait(60)
     ended = jobs.get(record.id)
