@@ -140,6 +140,11 @@ class Job:
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
+    @property
+    def cancel_event(self) -> threading.Event:
+        """Set by ``cancel()``: what a wait for the GPU lease watches."""
+        return self._cancelled
+
     def stop_here(self, step: int) -> None:
         """The step hook's check: raise the cancel reason if the job was cancelled."""
         if self.cancelled:

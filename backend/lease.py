@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from backend.job import Job
 from backend.settings import Settings
-from gpu_coord import Lease, lease
+from gpu_coord import Lease, LeaseCancelled, lease
 from imagegen import lease_device, pick_device
 
 
@@ -21,7 +26,7 @@ def backend_lease_device(settings: Settings) -> int:
     return lease_device(device)
 
 
-def backend_lease(settings: Settings) -> Lease:
+def backend_lease(settings: Settings, *, cancel: threading.Event | None = None) -> Lease:
     """The high-priority lease every GPU use of the backend runs in (model load included)."""
     return lease(
         "backend",
@@ -30,4 +35,24 @@ def backend_lease(settings: Settings) -> Lease:
         flush=settings.flush,
         path=settings.gpu_coord_path,
         device=backend_lease_device(settings),
+        cancel=cancel,
     )
+
+
+@contextlib.contextmanager
+def job_lease(settings: Settings, job: Job) -> Iterator[Lease]:
+    """The lease for one generation; cancelling the job ends the wait for it at once.
+
+    A client that leaves (or a ``DELETE``) while the backend waits for a holder that does
+    not yield frees the worker for the next request, instead of at the grant.
+    """
+    held = backend_lease(settings, cancel=job.cancel_event)
+    try:
+        held.acquire()
+    except LeaseCancelled:
+        job.stop_here(0)  # the job's own reason (a cancel, a timeout, the shutdown)
+        raise
+    try:
+        yield held
+    finally:
+        held.release()

@@ -24,7 +24,7 @@ from PIL import Image
 from backend.errors import APIError, QueueFull, ShuttingDown
 from backend.estimates import DrainEstimate, StepClock
 from backend.job import Delivery, GenerationCancelled, GenerationResult, Job
-from backend.lease import backend_lease
+from backend.lease import job_lease
 from backend.memory import flush_cuda, out_of_memory
 from backend.metrics import Metrics
 from backend.runtime import ModelRuntime
@@ -271,7 +271,7 @@ class GenerationWorker:
             raise RuntimeError("the model is not loaded")
         queued = time.perf_counter() - job.enqueued_at
         job.lease_requested_at = time.perf_counter()
-        with backend_lease(self.settings) as held:
+        with job_lease(self.settings, job) as held:
             job.lease_wait, job.forced = held.wait_seconds, bool(held.forced)
             job.emit(
                 "lease",

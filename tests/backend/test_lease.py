@@ -239,3 +239,40 @@ def test_the_lease_follows_the_models_device(
     settings = settings_factory(**overrides)
     assert backend_lease_device(settings) == expected
     assert backend_lease(settings).device == expected
+
+
+def test_a_job_cancelled_while_waiting_for_the_lease_frees_the_worker_at_once(
+    settings_factory: Callable[..., Settings],
+    ready_client: Callable[[Settings], Any],
+    coord_path: Path,
+    child: Callable[..., Any],
+    subprocess_env: Callable[..., dict[str, str]],
+) -> None:
+    # A holder that never checkpoints and no max_wait: only the cancel can end the wait.
+    with (
+        ready_client(settings_factory(max_wait=None)) as c,
+        child([*HOLD, "--priority", "low"], subprocess_env(coord_path)) as holder,
+    ):
+        holder.wait_event("granted")
+        job = c.post("/v1/images/jobs", json={"prompt": "x", "num_inference_steps": 1}).json()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not c.get("/gpu-status").json()["waiters"]:
+            time.sleep(0.05)
+        assert [w["owner"] for w in c.get("/gpu-status").json()["waiters"]] == ["backend"]
+        assert c.delete(f"/v1/images/jobs/{job['id']}").json()["cancel_requested"] is True
+        deadline = time.monotonic() + 5  # the wait ends at once, not at a grant that never comes
+        while time.monotonic() < deadline and c.get("/gpu-status").json()["waiters"]:
+            time.sleep(0.05)
+        assert c.get("/gpu-status").json()["waiters"] == []
+        assert c.get("/gpu-status").json()["owner"] == "bench-holder"  # never disturbed
+        # The worker is free: the next request is the one waiting now.
+        second = c.post("/v1/images/jobs", json={"prompt": "y", "num_inference_steps": 1}).json()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not c.get("/gpu-status").json()["waiters"]:
+            time.sleep(0.05)
+        assert c.get(f"/v1/images/jobs/{second['id']}").json()["status"] == "running"
+        holder.kill()
+        deadline = time.monotonic() + 60
+        while c.get(f"/v1/images/jobs/{second['id']}").json()["status"] != "succeeded":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
