@@ -7,9 +7,12 @@ lines (:mod:`benchmark.wire`): the runner appends tasks to ``tasks.jsonl``, the
 worker appends to ``report.jsonl``, which the runner parses.
 :class:`ContainerWorker` is :class:`~benchmark.supervisor.ModelWorker` with
 that transport, so timeouts (lease waits excluded), kills, restarts and resume
-are the process mode's. Every path is mounted at the same path inside as
-outside: the results folder (writable), the lease folder, the Hugging Face
-cache and the model's and scorers' local folders (read-only).
+are the process mode's. Every path is mounted at the path the runner knows it
+by: the results folder (writable), the lease folder, the Hugging Face cache and
+the model's and scorers' local folders (read-only). A runner in a container
+(the compose ``benchmark`` service given the Docker socket) names each one to
+the engine by its host path, read from its own container's mounts
+(:mod:`jobs.hostpaths`), so the worker's container gets the service's mounts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -41,8 +45,10 @@ __all__ = [
     "ContainerWorker",
     "container_mounts",
     "for_container",
+    "host_paths",
     "main",
     "make_worker",
+    "runner_label",
     "sweep_leftovers",
 ]
 
@@ -84,14 +90,39 @@ def for_container(
     return placed, gpu, None
 
 
+def host_paths(client: Any) -> Callable[[Path], str]:
+    """This runner's paths as the engine names them (the host's), see :mod:`jobs.hostpaths`.
+
+    Raises :class:`~benchmark.errors.WorkerLoadError` naming what cannot be mapped.
+    """
+    from benchmark.errors import WorkerLoadError
+    from jobs.hostpaths import HostPathError, discover
+
+    try:
+        return discover(client)
+    except HostPathError as exc:
+        raise WorkerLoadError(f'isolation = "container": {exc}') from exc
+
+
+def runner_label(results_dir: Path, host_path: Callable[[Path], str]) -> str:
+    """The ``LABEL_RUNNER`` value of this runner's containers: its results folder, as the
+    host names it.
+
+    The host's path, not the runner's: two stacks whose runners both see
+    ``/app/research/benchmark_results`` must not sweep each other's containers.
+    """
+    return host_path(results_dir)
+
+
 def sweep_leftovers(results_dir: Path, client: Any = None) -> list[str]:
     """Remove the containers a killed runner of ``results_dir`` left (one runner per folder)."""
     from docker.client import from_env
 
     from jobs import LABEL, sweep
 
-    key = f"{LABEL_RUNNER}={results_dir.resolve()}"
-    removed = sweep(client or from_env(), lambda _: False, filters={"label": [LABEL, key]})
+    client = client or from_env()
+    key = f"{LABEL_RUNNER}={runner_label(results_dir, host_paths(client))}"
+    removed = sweep(client, lambda _: False, filters={"label": [LABEL, key]})
     shutil.rmtree(results_dir / SCRATCH, ignore_errors=True)  # their scratch folders
     return removed
 
@@ -111,8 +142,10 @@ def make_worker(run: RunSettings, job: WorkerJob, results_dir: Path, slot: Slot)
     )  # fmt: skip
 
 
-def container_mounts(job: WorkerJob, results_dir: Path) -> dict[str, tuple[str, str]]:
-    """``{path inside: (path outside, mode)}``: the service's mounts, at the same paths."""
+def container_mounts(
+    job: WorkerJob, results_dir: Path, host_path: Callable[[Path], str]
+) -> dict[str, tuple[str, str]]:
+    """``{path inside: (host path, mode)}``: the runner's folders, at the runner's paths."""
     from gpu_coord import record_path
 
     mounts = {str(results_dir.resolve()): "rw", str(Path(record_path()).parent.resolve()): "rw"}
@@ -124,7 +157,7 @@ def container_mounts(job: WorkerJob, results_dir: Path) -> dict[str, tuple[str, 
         path = Path(value).expanduser()
         if path.is_absolute() and path.exists():
             mounts.setdefault(str(path.resolve()), "ro")
-    return {path: (path, mode) for path, mode in mounts.items()}
+    return {path: (host_path(Path(path)), mode) for path, mode in mounts.items()}
 
 
 class ContainerWorker(ModelWorker):
@@ -155,8 +188,12 @@ class ContainerWorker(ModelWorker):
     # -- transport ----------------------------------------------------------------------
 
     def _launch(self) -> None:
+        from docker.client import from_env
+
         from jobs import DockerJob, Limits
 
+        client = self.client or from_env()
+        host_path = host_paths(client)
         folder = self.scratch / f"{self.job.model_name}-{uuid.uuid4().hex[:8]}"
         work, output = folder / "work", folder / "output"
         for path in (work, output):
@@ -181,9 +218,10 @@ class ContainerWorker(ModelWorker):
             network=False,
             device=self.gpu,
             environment=_environment(),
-            mounts=container_mounts(self.job, self.results_dir),
-            labels={LABEL_RUNNER: str(self.results_dir.resolve())},
-            client=self.client,
+            mounts=container_mounts(self.job, self.results_dir, host_path),
+            labels={LABEL_RUNNER: runner_label(self.results_dir, host_path)},
+            host_path=host_path,
+            client=client,
         )
         self._docker.start()
         self._waiter = threading.Thread(target=self._wait, daemon=True)

@@ -10,7 +10,8 @@ demonstrations replay real figures without NVML. The file maps a device index
 to its reading::
 
     {"0": {"name": "NVIDIA H100", "memory_total_bytes": 85899345920,
-           "memory_used_bytes": 4294967296, "utilization_percent": 0}}
+           "memory_used_bytes": 4294967296, "utilization_percent": 0,
+           "uuid": "GPU-5a1d..."}}
 
 A device missing from the file reads as absent. This is the module's one
 boundary with the card: the lease itself is never replaced.
@@ -35,13 +36,16 @@ _state: dict[str, Any] = {"tried": False, "nvml": None, "problem": None}
 class GpuSnapshot:
     """One reading of a GPU. ``energy_mj`` is the card's total energy counter in
     millijoules since the driver loaded, or None where the card does not report it;
-    ``utilization_percent`` is the share of the last sample period a kernel ran."""
+    ``utilization_percent`` is the share of the last sample period a kernel ran.
+    ``uuid`` (``GPU-...``) names the card the same way in every container, where the
+    index is only this process's view (a container that sees one GPU calls it 0)."""
 
     name: str
     memory_total_bytes: int
     memory_used_bytes: int
     energy_mj: int | None
     utilization_percent: int | None = None
+    uuid: str | None = None
 
 
 def _nvml() -> Any | None:
@@ -91,15 +95,22 @@ def gpu_snapshot(device: int = 0) -> GpuSnapshot | None:
     utilization: int | None = None
     with contextlib.suppress(Exception):
         utilization = int(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
-    if isinstance(name, bytes):
-        name = name.decode(errors="replace")
+    uuid: str | None = None
+    with contextlib.suppress(Exception):
+        uuid = _text(nvml.nvmlDeviceGetUUID(handle))
     return GpuSnapshot(
-        name=str(name),
+        name=_text(name),
         memory_total_bytes=int(memory.total),
         memory_used_bytes=int(memory.used),
         energy_mj=energy,
         utilization_percent=utilization,
+        uuid=uuid,
     )
+
+
+def _text(value: Any) -> str:
+    # Older nvidia-ml-py releases answer bytes.
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _recorded(path: str, device: int) -> GpuSnapshot | None:
@@ -117,6 +128,7 @@ def _recorded(path: str, device: int) -> GpuSnapshot | None:
                 if entry.get("utilization_percent") is None
                 else int(entry["utilization_percent"])
             ),
+            uuid=None if entry.get("uuid") is None else str(entry["uuid"]),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -55,8 +55,9 @@ class HostPaths:
                 rest = PurePosixPath(resolved).relative_to(inside)
                 return str(PurePosixPath(mount.source) / rest)
         raise HostPathError(
-            f"{resolved} is inside the jobs container, on no volume or bind mount: the host's "
-            "engine cannot mount it into a job (mount it from the host, or set JOBS_HOST_DATA_DIR)"
+            f"{resolved} is inside this container, on no volume or bind mount: the host's engine "
+            "cannot mount it into another container (mount it from the host; for the jobs "
+            "service, or set JOBS_HOST_DATA_DIR)"
         )
 
 
@@ -77,7 +78,8 @@ def discover(client: DockerClient, overrides: dict[Path, Path] | None = None) ->
             return HostPaths([], overrides)
         raise HostPathError(
             f"running in a container the engine does not know by its hostname ({hostname}): "
-            "set JOBS_HOST_DATA_DIR and JOBS_HOST_RESOURCES_DIR to the host's paths"
+            "keep the container's default hostname (its id); for the jobs service, or set "
+            "JOBS_HOST_DATA_DIR and JOBS_HOST_RESOURCES_DIR to the host's paths"
         ) from None
     mounts = [Mount(str(m["Destination"]), str(m["Source"])) for m in me.attrs.get("Mounts", [])]
     return HostPaths(mounts, overrides)

@@ -13,6 +13,8 @@ from typing import Any
 
 from docker.types import DeviceRequest
 
+from gpu_coord import gpu_snapshot
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -28,6 +30,16 @@ class Limits:
     pids: int = 512
     tmp_bytes: int = 256 * 1024**2
     storage_bytes: int | None = None
+
+
+def engine_device_id(device: int) -> str:
+    """How to name this process's GPU ``device`` to the engine: its UUID where NVML reads it.
+
+    The engine numbers GPUs as the host does; a process in a container that was given one
+    GPU calls it 0. The UUID names the same card everywhere; the index is the fallback.
+    """
+    snapshot = gpu_snapshot(device)
+    return snapshot.uuid if snapshot is not None and snapshot.uuid else str(device)
 
 
 def sandbox_options(limits: Limits, *, network: bool, device: int | None) -> dict[str, Any]:
@@ -48,6 +60,6 @@ def sandbox_options(limits: Limits, *, network: bool, device: int | None) -> dic
         options["cpu_shares"] = 2  # best effort: runs on what others leave
     if device is not None:
         options["device_requests"] = [
-            DeviceRequest(device_ids=[str(device)], capabilities=[["gpu"]])
+            DeviceRequest(device_ids=[engine_device_id(device)], capabilities=[["gpu"]])
         ]
     return options

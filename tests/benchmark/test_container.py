@@ -3,8 +3,9 @@
 Marked ``docker``. The image is the benchmark image the compose end-to-end test
 builds (``GPU_SHARE_BENCHMARK_IMAGE``, default ``gpu-share-benchmark:e2e-cpu``)
 with this checkout's packages copied over it, so the container runs the code
-under test. The runner, the lease folder and the results are on the host; the
-container mounts them at the same paths.
+under test. The runner, the lease folder and the results are on the host, and the
+container mounts them at the same paths; the last test runs the runner itself in a
+container (the compose case), where they are not.
 """
 
 from __future__ import annotations
@@ -61,12 +62,12 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> str:
         owner = (1000, 1000) if os.geteuid() == 0 else (os.getuid(), os.getgid())
         build_benchmark_image(BASE.partition(":")[2], uid=owner[0], gid=owner[1])
     context = tmp_path_factory.mktemp("image")
-    for package in ("gpu_coord", "imagegen", "benchmark"):
+    for package in ("gpu_coord", "imagegen", "benchmark", "jobs", "servekit"):
         shutil.copytree(REPO / package, context / package,
                         ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     (context / "Dockerfile").write_text(
         f"FROM {BASE}\nCOPY gpu_coord/ /app/gpu_coord/\nCOPY imagegen/ /app/imagegen/\n"
-        "COPY benchmark/ /app/benchmark/\n"
+        "COPY benchmark/ /app/benchmark/\nCOPY jobs/ /app/jobs/\nCOPY servekit/ /app/servekit/\n"
     )
     subprocess.run(["docker", "build", "-q", "-t", IMAGE, str(context)], check=True,
                    capture_output=True, timeout=600)  # fmt: skip
@@ -125,6 +126,33 @@ def test_messages_survive_the_wire() -> None:
         decode('{"type": "Shell", "cmd": "rm"}')
 
 
+def test_the_mounts_are_the_runners_paths_named_by_the_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmark.container import container_mounts, runner_label
+    from benchmark.worker import WorkerJob
+    from jobs.hostpaths import HostPathError, HostPaths, Mount
+
+    model = tmp_path / "srv" / "models" / "tiny"
+    model.mkdir(parents=True)
+    results = tmp_path / "srv" / "results"
+    monkeypatch.setenv("GPU_COORD_PATH", str(tmp_path / "srv" / "coord" / "status.json"))
+    monkeypatch.delenv("HF_HOME", raising=False)
+    inside = str(tmp_path / "srv")
+    # The runner's container mounts the host's /data/stack at tmp/srv.
+    host_path = HostPaths([Mount(inside, "/data/stack")])
+    job = WorkerJob("tiny", str(model), "cpu", "float32", None, None)
+    mounts = container_mounts(job, results, host_path)
+    assert mounts[str(results.resolve())] == ("/data/stack/results", "rw")
+    assert mounts[str(model.resolve())] == ("/data/stack/models/tiny", "ro")
+    assert mounts[str((tmp_path / "srv" / "coord").resolve())] == ("/data/stack/coord", "rw")
+    assert len(mounts) == 3
+    assert runner_label(results, host_path) == "/data/stack/results"
+    outside = HostPaths([Mount("/elsewhere", "/data/other")])
+    with pytest.raises(HostPathError, match="on no volume or bind mount"):
+        container_mounts(job, results, outside)
+
+
 def test_each_model_runs_in_a_container_and_a_killed_run_resumes(
     image: str, tiny_models: Any, shared: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -176,3 +204,60 @@ def test_a_container_yields_to_the_backend_and_times_out_like_a_process(
     assert rows["tiny"]["lease_wait_s"] >= 0.4  # the backend's time, not the image's
     assert rows["slow"]["status"] == "failed"
     assert rows["slow"]["error"] == "timed out after 0.05 s of generation (worker restarted)"
+
+
+def test_a_runner_in_a_container_gives_each_worker_its_own_mounts(
+    image: str, tiny_models: Any, shared: dict[str, Path], tmp_path: Path
+) -> None:
+    """The compose case: the runner itself runs in a container holding the engine's socket.
+
+    Its folders are at paths the host does not have (``/srv/...``), so each mount of a
+    worker's container is named to the engine by the host path behind the runner's own
+    mount of it; the worker sees the runner's paths, and takes the host's lease.
+    """
+    from docker.client import from_env
+
+    results, coord = shared["results"], shared["coord"]
+    (shared["data"] / "p.txt").write_text("prompt 0\nprompt 1\n")
+    tiny_root = Path(tiny_models.root)
+    config = _config(tmp_path, tiny_models, image)
+    config.write_text(config.read_text().replace(str(tiny_root), "/srv/tiny"))
+    socket = "/var/run/docker.sock"
+    volumes = {
+        socket: {"bind": socket, "mode": "rw"},
+        str(results): {"bind": "/srv/bench/results", "mode": "rw"},
+        str(coord.parent): {"bind": "/srv/bench/coord", "mode": "rw"},
+        str(shared["data"]): {"bind": "/srv/bench/data", "mode": "ro"},
+        str(config): {"bind": "/srv/bench/b.toml", "mode": "ro"},
+        str(tiny_root): {"bind": "/srv/tiny", "mode": "ro"},
+    }
+    client = from_env()
+    runner = client.containers.run(
+        image,
+        ["python", "-m", "benchmark", "run", "--no-report"],
+        detach=True,
+        volumes=volumes,
+        group_add=[str(os.stat(socket).st_gid)],
+        network_mode="none",
+        environment={
+            "BENCHMARK_CONFIG": "/srv/bench/b.toml",
+            "BENCHMARK_DATA_DIR": "/srv/bench/data",
+            "BENCHMARK_RESULTS_DIR": "/srv/bench/results",
+            "GPU_COORD_PATH": "/srv/bench/coord/status.json",
+            "OMP_NUM_THREADS": "1",
+            "HF_HUB_OFFLINE": "1",
+        },
+        labels={"gpu-share.test": "runner-in-container"},
+    )
+    try:
+        code = runner.wait(timeout=600)["StatusCode"]
+        log = runner.logs().decode(errors="replace")
+    finally:
+        runner.remove(force=True, v=True)
+    assert code == 0, log[-4000:]
+    rows = db_rows(results)
+    assert sorted(r["prompt"] for r in rows) == ["prompt 0", "prompt 1"]
+    assert {r["status"] for r in rows} == {"ok"}, [r["error"] for r in rows]
+    assert all((results / r["image_path"]).is_file() for r in rows)
+    grants = [e for e in history(0, path=coord) if e.owner == "benchmark" and e.event == "grant"]
+    assert len(grants) >= 2  # the worker's container held the host's lease

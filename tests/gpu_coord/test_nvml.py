@@ -35,12 +35,13 @@ def test_recorded_figures_replace_the_card(tmp_path: Path, monkeypatch: pytest.M
                     "memory_total_bytes": 100,
                     "memory_used_bytes": 40,
                     "utilization_percent": 87,
+                    "uuid": "GPU-0f3c",
                 }
             }
         )
     )
     monkeypatch.setenv("GPU_COORD_NVML_FILE", str(figures))
-    assert gpu_snapshot(1) == GpuSnapshot("recorded", 100, 40, None, 87)
+    assert gpu_snapshot(1) == GpuSnapshot("recorded", 100, 40, None, 87, uuid="GPU-0f3c")
     assert gpu_snapshot(0) is None  # not in the file: absent
     figures.write_text("not json")  # read afresh each call; a bad file reads as absent
     assert gpu_snapshot(1) is None

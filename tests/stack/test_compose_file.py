@@ -93,14 +93,14 @@ def test_removing_the_reservation_changes_nothing_else(compose: dict[str, Any]) 
     }
 
 
-def _render(command: list[str], compose_file: Path, env_file: Path) -> dict[str, Any]:
+def _render(command: list[str], compose_file: Path, env_file: Path, *more: Path) -> dict[str, Any]:
     # An empty env file and a scrubbed environment: every value comes from its default.
     env = {k: os.environ[k] for k in ("PATH", "HOME", "DOCKER_HOST") if k in os.environ}
+    files = [arg for path in (compose_file, *more) for arg in ("-f", str(path))]
     done = subprocess.run(
         [
             *command,
-            "-f",
-            str(compose_file),
+            *files,
             "--project-directory",
             str(ROOT),
             "--env-file",
@@ -141,3 +141,25 @@ def test_installed_compose_renders_it_with_no_env_file(tmp_path: Path) -> None:
         )
     )
     assert "deploy" not in _render(command, stripped, empty)["services"]["backend"]
+
+
+def test_the_isolation_override_gives_the_benchmark_the_engine_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    command = compose_command()
+    if command is None:
+        pytest.skip("no docker compose / docker-compose command installed")
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    plain = _render(command, COMPOSE_FILE, empty)
+    merged = _render(command, COMPOSE_FILE, empty, ROOT / "docker-compose.isolation.yml")
+    runner = merged["services"]["benchmark"]
+    assert [str(g) for g in runner["group_add"]] == ["999"]
+    sockets = [v for v in runner["volumes"] if "docker.sock" in json.dumps(v)]
+    assert len(sockets) == 1, runner["volumes"]
+    # The service's own mounts stay: the workers get them, named by their host paths.
+    assert len(runner["volumes"]) == len(plain["services"]["benchmark"]["volumes"]) + 1
+    for name in ("backend", "jobs"):  # (merging may reorder a service's volumes)
+        ours, theirs = dict(merged["services"][name]), dict(plain["services"][name])
+        assert sorted(map(str, ours.pop("volumes"))) == sorted(map(str, theirs.pop("volumes")))
+        assert ours == theirs, name
