@@ -7,12 +7,9 @@ lines (:mod:`benchmark.wire`): the runner appends tasks to ``tasks.jsonl``, the
 worker appends to ``report.jsonl``, which the runner parses.
 :class:`ContainerWorker` is :class:`~benchmark.supervisor.ModelWorker` with
 that transport, so timeouts (lease waits excluded), kills, restarts and resume
-are the process mode's. Every path is mounted at the path the runner knows it
-by: the results folder (writable), the lease folder, the Hugging Face cache and
-the model's and scorers' local folders (read-only). A runner in a container
-(the compose ``benchmark`` service given the Docker socket) names each one to
-the engine by its host path, read from its own container's mounts
-(:mod:`jobs.hostpaths`), so the worker's container gets the service's mounts.
+are the process mode's. What the container gets (its mounts at the runner's
+paths, named by the host's; its label; its environment) is
+:mod:`benchmark.container_setup`.
 """
 
 from __future__ import annotations
@@ -25,12 +22,20 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from benchmark.config import RunSettings
+from benchmark.container_setup import (
+    LABEL_RUNNER,
+    SCRATCH,
+    container_mounts,
+    environment,
+    host_memory,
+    host_paths,
+    runner_label,
+)
 from benchmark.devices import Slot
 from benchmark.messages import Stop, Task, ToWorker, WorkerMessage
 from benchmark.placement import MemoryNeed
@@ -40,22 +45,10 @@ from benchmark.wire import decode as decode_line
 from benchmark.wire import encode as encode_line
 from benchmark.worker import WorkerJob, worker_main
 
-__all__ = [
-    "LABEL_RUNNER",
-    "ContainerWorker",
-    "container_mounts",
-    "for_container",
-    "host_paths",
-    "main",
-    "make_worker",
-    "runner_label",
-    "sweep_leftovers",
-]
+__all__ = ["ContainerWorker", "for_container", "main", "make_worker"]
 
 log = logging.getLogger(__name__)
 
-LABEL_RUNNER = "gpu-share.benchmark"  # the results folder whose runner started it
-SCRATCH = ".containers"  # in the results folder: one work/output pair per container
 _FOREVER_S = 365 * 24 * 3600.0  # the runner enforces the timeouts, not the engine
 
 
@@ -90,43 +83,6 @@ def for_container(
     return placed, gpu, None
 
 
-def host_paths(client: Any) -> Callable[[Path], str]:
-    """This runner's paths as the engine names them (the host's), see :mod:`jobs.hostpaths`.
-
-    Raises :class:`~benchmark.errors.WorkerLoadError` naming what cannot be mapped.
-    """
-    from benchmark.errors import WorkerLoadError
-    from jobs.hostpaths import HostPathError, discover
-
-    try:
-        return discover(client)
-    except HostPathError as exc:
-        raise WorkerLoadError(f'isolation = "container": {exc}') from exc
-
-
-def runner_label(results_dir: Path, host_path: Callable[[Path], str]) -> str:
-    """The ``LABEL_RUNNER`` value of this runner's containers: its results folder, as the
-    host names it.
-
-    The host's path, not the runner's: two stacks whose runners both see
-    ``/app/research/benchmark_results`` must not sweep each other's containers.
-    """
-    return host_path(results_dir)
-
-
-def sweep_leftovers(results_dir: Path, client: Any = None) -> list[str]:
-    """Remove the containers a killed runner of ``results_dir`` left (one runner per folder)."""
-    from docker.client import from_env
-
-    from jobs import LABEL, sweep
-
-    client = client or from_env()
-    key = f"{LABEL_RUNNER}={runner_label(results_dir, host_paths(client))}"
-    removed = sweep(client, lambda _: False, filters={"label": [LABEL, key]})
-    shutil.rmtree(results_dir / SCRATCH, ignore_errors=True)  # their scratch folders
-    return removed
-
-
 def make_worker(run: RunSettings, job: WorkerJob, results_dir: Path, slot: Slot) -> ModelWorker:
     """The worker for ``job`` on ``slot``: a process, or a container (``run.isolation``)."""
     timeouts = {
@@ -140,24 +96,6 @@ def make_worker(run: RunSettings, job: WorkerJob, results_dir: Path, slot: Slot)
         placed, image=run.container_image, scratch=results_dir / SCRATCH,
         results_dir=results_dir, gpu=gpu, skip=skip, **timeouts,
     )  # fmt: skip
-
-
-def container_mounts(
-    job: WorkerJob, results_dir: Path, host_path: Callable[[Path], str]
-) -> dict[str, tuple[str, str]]:
-    """``{path inside: (host path, mode)}``: the runner's folders, at the runner's paths."""
-    from gpu_coord import record_path
-
-    mounts = {str(results_dir.resolve()): "rw", str(Path(record_path()).parent.resolve()): "rw"}
-    hf_home = os.environ.get("HF_HOME")
-    if hf_home and Path(hf_home).is_dir():
-        mounts[str(Path(hf_home).resolve())] = "ro"
-    candidates = [job.source, *(str(v) for v in (job.scorers or {}).values())]
-    for value in candidates:
-        path = Path(value).expanduser()
-        if path.is_absolute() and path.exists():
-            mounts.setdefault(str(path.resolve()), "ro")
-    return {path: (host_path(Path(path)), mode) for path, mode in mounts.items()}
 
 
 class ContainerWorker(ModelWorker):
@@ -213,11 +151,11 @@ class ContainerWorker(ModelWorker):
             output=output,
             command=["python", "-m", "benchmark.container", "/work/job.json"],
             timeout=_FOREVER_S,
-            limits=Limits(cpus=0, memory_bytes=_host_memory(), pids=4096, tmp_bytes=2**30),
+            limits=Limits(cpus=0, memory_bytes=host_memory(), pids=4096, tmp_bytes=2**30),
             user=user,
             network=False,
             device=self.gpu,
-            environment=_environment(),
+            environment=environment(),
             mounts=container_mounts(self.job, self.results_dir, host_path),
             labels={LABEL_RUNNER: runner_label(self.results_dir, host_path)},
             host_path=host_path,
@@ -299,24 +237,6 @@ class ContainerWorker(ModelWorker):
             raise WorkerLoadError(self.skip)
         self._backlog = []
         super().start()
-
-
-def _host_memory() -> int:
-    import psutil
-
-    return int(psutil.virtual_memory().total)
-
-
-def _environment() -> dict[str, str]:
-    names = ("GPU_COORD_PATH", "GPU_COORD_MEMORY_MARGIN", "HF_HOME", "OMP_NUM_THREADS")
-    env = {n: os.environ[n] for n in names if os.environ.get(n)}
-    env["HF_HUB_OFFLINE"] = "1"  # no network in the container: the model is in the cache
-    env.setdefault("OMP_NUM_THREADS", "1")
-    if "GPU_COORD_PATH" not in env:
-        from gpu_coord import record_path
-
-        env["GPU_COORD_PATH"] = str(Path(record_path()).resolve())
-    return env
 
 
 def _job_from_json(path: Path) -> WorkerJob:

@@ -216,7 +216,7 @@ def run_benchmark(
     with exclusive(results_dir), ResultsStore(results_dir / DB_NAME) as store:
         remove_stale_temp_files(results_dir)
         if config.run.isolation == "container":
-            from benchmark.container import sweep_leftovers
+            from benchmark.container_setup import sweep_leftovers
 
             for gone in sweep_leftovers(results_dir):
                 log.info("removed a leftover container of an earlier runner: %s", gone)

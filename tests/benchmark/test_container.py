@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from benchmark.container import LABEL_RUNNER
+from benchmark.container_setup import LABEL_RUNNER
 from benchmark.wire import decode, encode
 from gpu_coord import history, lease, read_status
 from tests.benchmark.conftest import (
@@ -129,7 +129,7 @@ def test_messages_survive_the_wire() -> None:
 def test_the_mounts_are_the_runners_paths_named_by_the_hosts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from benchmark.container import container_mounts, runner_label
+    from benchmark.container_setup import container_mounts, runner_label
     from benchmark.worker import WorkerJob
     from jobs.hostpaths import HostPathError, HostPaths, Mount
 
