@@ -27,7 +27,7 @@ from ._errors import LeasePathError
 EX = fcntl.LOCK_EX
 SH = fcntl.LOCK_SH
 #: How soon a cancellable wait sees its ``cancel`` event set.
-CANCEL_POLL_SECONDS = 0.05
+CANCEL_POLL_SECONDS = 0.01
 
 _OPEN: set[int] = set()
 _OPEN_MUTEX = threading.Lock()

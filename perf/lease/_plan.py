@@ -22,6 +22,7 @@ class Plan:
     history_cycles: int = 5000
     frozen_waits: int = 100
     kills: int = 20
+    cancels: int = 200
 
 
 def plan(quick: bool, period_ms: float) -> Plan:
@@ -38,6 +39,7 @@ def plan(quick: bool, period_ms: float) -> Plan:
             history_cycles=400,
             frozen_waits=5,
             kills=2,
+            cancels=10,
         )
     return Plan(
         {"gpu_coord": 5000, "original": 10, "filelock": 2000},

@@ -91,6 +91,8 @@ def targets(p: Plan, folder: Path, progress: Callable[[str], None]) -> str:
     waits = _targets.frozen_child_waits(folder, p.frozen_waits)
     progress(f"gpu_coord: {p.kills} SIGKILLs of run ...")
     left = _targets.kills_left(folder, p.kills)
+    progress("gpu_coord: waiters cancelled ...")
+    cancels = _targets.cancel_exits(folder, p.cancels)
     rows = [
         (
             "acquire+release, low, event log on (us, p50 / p99)",
@@ -109,6 +111,11 @@ def targets(p: Plan, folder: Path, progress: Callable[[str], None]) -> str:
             f"{_ms(waits)} (n={len(waits)})",
         ),
         (f"processes left after {p.kills} SIGKILLs of `run` (child frozen)", "0", str(left)),
+        (
+            "a waiter's exit after its `cancel` is set (ms, p50 / p99)",
+            "p99 <= 20",
+            f"{_ms(cancels)} (n={len(cancels)})",
+        ),
     ]
     body = [f"| {m} | {t} | {v} |" for m, t, v in rows]
     return "\n".join(["| measure | target | gpu_coord |", "|---|---|---|", *body])

@@ -5,7 +5,8 @@
 * a high caller's wait for the lease held by a ``python -m gpu_coord run`` child
   that never cooperates (a busy loop), with default settings: freeze, drain,
   handoff;
-* processes left after SIGKILL of ``run`` while its child is frozen.
+* processes left after SIGKILL of ``run`` while its child is frozen;
+* how soon a waiter leaves once its ``cancel`` event is set.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gpu_coord import lease, read_status
+from gpu_coord import LeaseCancelled, lease, read_status
 
 _HISTORY_ENV = "GPU_COORD_HISTORY"
 _SPIN = "import os; print(os.getpid(), flush=True)\nwhile True: pass"
@@ -131,3 +133,29 @@ def kills_left(folder: Path, n: int) -> int:
         finally:
             _stopper(job)
     return left
+
+
+def cancel_exits(folder: Path, n: int) -> list[float]:
+    """Seconds from setting a waiting caller's ``cancel`` event to its ``LeaseCancelled``."""
+    path = folder / "cancel" / "status.json"
+    times: list[float] = []
+    with lease("holder", path=path, flush="never"):  # another handle: its own flock
+        for _ in range(n):
+            cancel = threading.Event()
+            waiter = lease("waiter", path=path, flush="never", cancel=cancel)
+            asked: list[float] = []
+
+            def ask(event: threading.Event = cancel, at: list[float] = asked) -> None:
+                time.sleep(random.uniform(0.005, 0.03))  # at a random moment of the wait
+                at.append(time.perf_counter())
+                event.set()
+
+            asker = threading.Thread(target=ask)
+            asker.start()
+            try:
+                waiter.acquire()
+            except LeaseCancelled:
+                times.append(time.perf_counter() - asked[0])
+            finally:
+                asker.join()
+    return times

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,9 +55,13 @@ def test_bench_quick_appends_a_table(tmp_path: Path) -> None:
         "event log's cost",
         "high caller's wait, lease held by a frozen spinning `run` child",
         "processes left after 2 SIGKILLs of `run`",
+        "a waiter's exit after its `cancel` is set",
     ):
         assert target in text
-    assert text.rstrip().endswith("| 0 | 0 |")  # no process left behind
+    assert "(child frozen) | 0 | 0 |" in text  # no process left behind
+    assert re.search(
+        r"`cancel` is set \(ms, p50 / p99\) \| p99 <= 20 \| [\d.]+ / [\d.]+ \(n=10\)", text
+    )
     assert "| gpu_coord |" in text.splitlines()[-8] or "gpu_coord" in text
     assert "-" not in [
         cell.strip() for line in text.splitlines()[-6:] for cell in line.split("|")[3:-1]
