@@ -128,6 +128,8 @@ class DockerJob:
         self._ended = threading.Event()
         self._pump: threading.Thread | None = None
         self._lock = threading.Lock()
+        #: Called from ``wait()`` with the bytes the folders take, after each storage measure.
+        self.on_storage: Callable[[int], None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -320,11 +322,15 @@ class DockerJob:
                 )
                 self.kill()
                 break
-            if watch is not None and (over_storage := watch.over()) is not None:
+            used = None if watch is None else watch.poll()
+            if used is not None and self.on_storage is not None:
+                self.on_storage(used)
+            if watch is not None and watch.over:
+                over_storage = used
                 log.info(
                     "container %s: its folders take %d bytes, over its storage of %d: killing",
                     container.id,
-                    over_storage,
+                    used,
                     storage,
                 )
                 self.kill()

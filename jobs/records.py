@@ -56,6 +56,8 @@ class JobRecord:
     result_error: str | None = None
     reason: str | None = None
     resource_check: dict[str, Any] | None = None
+    #: What the job's folders take on disk (bytes): measured while it runs, then at its end.
+    storage_used: int | None = None
     events: list[Event] = field(default_factory=list)
 
     @property

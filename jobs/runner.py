@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +52,7 @@ class Runner:
         self.detached = threading.Event()
         self._thread: threading.Thread | None = None
         self._freezes = 0
+        self._storage_used: int | None = None
         # The hold may freeze the job before its container has started: the start then waits
         # for the thaw, so the container never runs while the lease is someone else's.
         self._gate = threading.Condition()
@@ -88,6 +90,7 @@ class Runner:
     def _run(self) -> None:
         try:
             job = self.make_job(self.record, self.spec)
+            job.on_storage = self._record_storage
             self.job = job
             container_id = job.create()
             # Recorded before the start: a restart then finds (and re-attaches to) it.
@@ -138,6 +141,7 @@ class Runner:
                 storage_bytes=self.spec.resources.storage,
                 client=self.client,
             )
+            job.on_storage = self._record_storage
             self.job = job
             self._started = True
             manager_gpu = bool(self.spec.resources.gpu) and self.spec.lease == "manager"
@@ -239,6 +243,16 @@ class Runner:
 
     # -- the record ---------------------------------------------------------------------------
 
+    def _record_storage(self, used: int) -> None:
+        # From the container's watch, every few seconds: written only when it changed.
+        if used == self._storage_used:
+            return
+        self._storage_used = used
+        try:
+            self.jobs.update(self.id, storage_used=used)
+        except sqlite3.Error as exc:  # a figure shown while it runs: never worth the job
+            log.warning("job %s: could not record its storage use: %s", self.id, exc)
+
     def _finish(self, outcome: Outcome) -> None:
         if self.detached.is_set():
             return
@@ -254,6 +268,7 @@ class Runner:
         }
         storage = self.spec.resources.storage
         used = disk_usage([self.folder / "work", self.output])
+        fields["storage_used"] = used
         note = ""
         if used > storage and outcome.over_storage_bytes is None:
             # Written after the last measure: it ended before the watch saw it.

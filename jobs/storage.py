@@ -48,7 +48,7 @@ def disk_usage(folders: Iterable[Path]) -> int:
 
 
 class StorageWatch:
-    """Says when a running job's folders pass ``limit_bytes``; cheap to call often."""
+    """Measures a running job's folders now and then against ``limit_bytes``; cheap to poll."""
 
     def __init__(
         self, limit_bytes: int, folders: Iterable[Path], *, every: float = CHECK_SECONDS
@@ -62,12 +62,17 @@ class StorageWatch:
         self.used_bytes: int | None = None
         self._next = 0.0
 
-    def over(self) -> int | None:
-        """The bytes used when a measure due now finds them over the limit, else None."""
+    def poll(self) -> int | None:
+        """The bytes used, when a measure was due now; None between measures."""
         now = time.monotonic()
         if now < self._next:
             return None
         self.used_bytes = disk_usage(self.folders)
         took = time.monotonic() - now
         self._next = now + max(self.every, WALK_SHARE_DIVISOR * took)
-        return self.used_bytes if self.used_bytes > self.limit_bytes else None
+        return self.used_bytes
+
+    @property
+    def over(self) -> bool:
+        """Whether the last measure found the folders past the limit."""
+        return self.used_bytes is not None and self.used_bytes > self.limit_bytes

@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     result TEXT,
     result_error TEXT,
     reason TEXT,
-    resource_check TEXT
+    resource_check TEXT,
+    storage_used INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name);
@@ -111,7 +112,10 @@ _UPDATABLE = {
     "result_error",
     "reason",
     "resource_check",
+    "storage_used",
 }
+# Columns added after the first release: (name, type) added to an older database on open.
+_ADDED_COLUMNS = (("storage_used", "INTEGER"),)
 
 
 class JobStore:
@@ -127,6 +131,10 @@ class JobStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        have = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for column, kind in _ADDED_COLUMNS:
+            if column not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:

@@ -52,6 +52,7 @@ def summary(record: JobRecord, queue_position: int | None) -> dict[str, Any]:
         "exit_code": record.exit_code,
         "run_seconds": record.run_seconds,
         "paused_seconds": record.paused_seconds,
+        "storage_used": record.storage_used,
     }
 
 

@@ -27,6 +27,7 @@ def jobs_view(service: JobService) -> dict[str, Any]:
         "running": [
             {
                 **views.summary(r, None),
+                "storage_limit": r.spec.get("resources", {}).get("storage"),
                 "log_tail": views.log_tail(service.folder(r.id), LOG_LINES),
             }
             for r in running

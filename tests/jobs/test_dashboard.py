@@ -288,12 +288,20 @@ def test_the_runner_shows_its_run_and_thumbnails(host: Host, page: Any) -> None:
 @pytest.mark.docker
 def test_a_job_shows_with_its_log(host: Host, page: Any, job_image: str) -> None:
     spec = {"image": job_image, "name": "dash-ticker", "timeout": 60,
-            "script": "python3 /usr/local/bin/jobtool.py tick 40 0.1"}  # fmt: skip
+            "resources": {"storage": "64MiB"},
+            "script": "head -c 3145728 /dev/urandom > /output/blob; "
+                      "python3 /usr/local/bin/jobtool.py tick 80 0.1"}  # fmt: skip
     job_id = host.http.post("/v1/jobs", json=spec).json()["id"]
     log = f"[data-testid=log-{job_id}]"
     wait_until(
         lambda: "tick 5" in text(page, log),
         timeout=60, what="the running job's log tail", driver=page,
+    )  # fmt: skip
+    # Its disk use, measured while it runs, against its storage limit.
+    disk = f"[data-testid=disk-{job_id}]"
+    wait_until(
+        lambda: re.fullmatch(r"disk 3\.\d MiB of 64\.0 MiB", text(page, disk)),
+        timeout=10, what="the running job's disk use", driver=page,
     )  # fmt: skip
     shot = screenshot(page, host.shots / "dashboard.png", width=1280)
     assert shot.stat().st_size > 20_000

@@ -112,8 +112,19 @@ def test_a_job_that_fits_later_waits_with_the_reason(job_image: str, settings_fa
 
 def test_cancel_while_running(job_image: str, settings_factory: Any) -> None:
     with live_server(settings_factory()) as (url, _), httpx.Client(base_url=url) as http:
-        job = http.post("/v1/jobs", json={"image": job_image, "script": "sleep 60"}).json()
+        script = "head -c 2097152 /dev/urandom > /output/blob; sleep 60"
+        job = http.post("/v1/jobs", json={"image": job_image, "script": script}).json()
         wait_status(http, job["id"], {"running"})
+        # Its folders' size shows while it runs (measured every 2 s).
+        deadline = time.monotonic() + 20
+        running: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            running = http.get(f"/v1/jobs/{job['id']}").json()
+            if (running["storage_used"] or 0) >= 2 * 2**20:
+                break
+            time.sleep(0.1)
+        assert running["status"] == "running"
+        assert running["storage_used"] >= 2 * 2**20, running
         deadline = time.monotonic() + 20
         while not labelled_containers(job["id"]) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -163,6 +174,7 @@ def test_timeout_storage_and_a_missing_image_end_with_the_reason(
             "out of storage: its files passed its storage limit (4194304 bytes)"
         )
         assert "over its storage" in full["events"][-1]["detail"]
+        assert full["storage_used"] > 4 * 2**20
         failed = wait_status(http, missing["id"], {"failed"})
         assert "gpu-share-no-such-image:0" in failed["reason"]
         assert "not on the engine" in failed["reason"]

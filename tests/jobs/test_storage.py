@@ -52,16 +52,20 @@ def test_the_watch_reports_only_past_the_limit_and_measures_at_most_every_interv
     tmp_path: Path,
 ) -> None:
     watch = StorageWatch(2 * MIB, [tmp_path], every=3600)
+    assert not watch.over  # nothing measured yet
     _write(tmp_path / "a.bin", MIB)
-    assert watch.over() is None
-    assert watch.used_bytes is not None
-    assert watch.used_bytes >= MIB
+    first = watch.poll()
+    assert first is not None
+    assert first >= MIB
+    assert not watch.over
     _write(tmp_path / "b.bin", 2 * MIB)
-    assert watch.over() is None  # not due for an hour: no walk
+    assert watch.poll() is None  # not due for an hour: no walk
+    assert not watch.over
     again = StorageWatch(2 * MIB, [tmp_path], every=0)
-    used = again.over()
+    used = again.poll()
     assert used is not None
     assert used >= 3 * MIB
+    assert again.over
 
 
 def test_a_limit_must_be_positive(tmp_path: Path) -> None:

@@ -99,3 +99,26 @@ def test_service_events(tmp_path: Path) -> None:
     jobs = JobStore(tmp_path / "jobs.sqlite3")
     jobs.service_event("sweep", "removed leftover containers: abc")
     assert [e.detail for e in jobs.service_events("sweep")] == ["removed leftover containers: abc"]
+
+
+def test_a_database_from_before_storage_used_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+        " name TEXT, status TEXT NOT NULL, spec TEXT NOT NULL, created_at REAL NOT NULL,"
+        " updated_at REAL NOT NULL, started_at REAL, finished_at REAL, container_id TEXT,"
+        " device INTEGER, exit_code INTEGER, oom_killed INTEGER, run_seconds REAL,"
+        " paused_seconds REAL NOT NULL DEFAULT 0, freezes INTEGER NOT NULL DEFAULT 0,"
+        " result TEXT, result_error TEXT, reason TEXT, resource_check TEXT);"
+        "INSERT INTO jobs (id, status, spec, created_at, updated_at)"
+        " VALUES ('old', 'succeeded', '{\"image\": \"img\"}', 1.0, 2.0);"
+    )
+    old.close()
+    jobs = JobStore(path)
+    assert jobs.get("old").storage_used is None  # kept, with the new column empty
+    assert jobs.update("old", storage_used=4096).storage_used == 4096
+    jobs.close()
+    again = JobStore(path)  # opened again: nothing to add
+    assert again.get("old").storage_used == 4096
+    again.close()

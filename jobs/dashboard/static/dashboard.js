@@ -294,7 +294,8 @@ function renderJobs(jobs, now) {
   root.classList.remove("muted");
   const running = jobs.running.map((j) => `<div class="running-job" data-job="${esc(j.id)}">
       <h3>${esc(j.name ?? j.id)} <span class="badge ${j.status === "paused" ? "frozen" : "busy"}">${esc(j.status)}</span>
-      <span class="muted">${esc(j.id)} &middot; ${esc(j.image)} &middot; started ${esc(ago(j.started_at, now))}</span></h3>
+      <span class="muted">${esc(j.id)} &middot; ${esc(j.image)} &middot; started ${esc(ago(j.started_at, now))}
+      &middot; <span data-testid="disk-${esc(j.id)}">disk ${esc(bytes(j.storage_used))} of ${esc(bytes(j.storage_limit))}</span></span></h3>
       <pre class="log" data-testid="log-${esc(j.id)}">${esc(j.log_tail.join("\n")) || "(no output yet)"}</pre></div>`).join("");
   root.innerHTML = `${jobs.engine ? `<p class="warn">${esc(jobs.engine)}</p>` : ""}
     <h3>Running</h3>${running || '<p class="muted">none</p>'}
