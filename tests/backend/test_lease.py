@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,35 @@ pytestmark = pytest.mark.timeout(300)
 
 ROUTE = "/v1/images/generations"
 HOLD = ["-m", "gpu_coord", "hold", "--owner", "bench-holder", "--seconds", "120"]
+
+
+@pytest.fixture
+def stubborn(
+    settings_factory: Callable[..., Settings],
+    ready_client: Callable[[Settings], Any],
+    coord_path: Path,
+    child: Callable[..., Any],
+    subprocess_env: Callable[..., dict[str, str]],
+) -> Iterator[tuple[Any, Any]]:
+    """A ready backend with no max_wait, and a low holder that never checkpoints."""
+    with (
+        ready_client(settings_factory(max_wait=None)) as c,
+        child([*HOLD, "--priority", "low"], subprocess_env(coord_path)) as holder,
+    ):
+        holder.wait_event("granted")
+        yield c, holder
+
+
+def _waiters_when(
+    c: Any, check: Callable[[list[dict[str, Any]]], bool], timeout: float = 60.0
+) -> list[dict[str, Any]]:
+    """``/gpu-status``'s waiters once ``check`` accepts them (the last seen at the timeout)."""
+    deadline = time.monotonic() + timeout
+    waiters: list[dict[str, Any]] = c.get("/gpu-status").json()["waiters"]
+    while not check(waiters) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        waiters = c.get("/gpu-status").json()["waiters"]
+    return waiters
 
 
 def _metric(text: str, name: str) -> float:
@@ -110,40 +139,25 @@ def test_backend_is_served_within_a_step_of_a_checkpointing_holder(
 
 
 def test_waiting_backend_shows_as_waiter_and_gets_the_gpu_when_the_holder_dies(
-    settings_factory: Callable[..., Settings],
-    ready_client: Callable[[Settings], Any],
-    coord_path: Path,
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
+    stubborn: tuple[Any, Any],
 ) -> None:
-    # A holder that never checkpoints: the backend (no max_wait) waits, visibly.
-    with (
-        ready_client(settings_factory(max_wait=None)) as c,
-        child([*HOLD, "--priority", "low"], subprocess_env(coord_path)) as holder,
-    ):
-        holder.wait_event("granted")
-        answers: list[httpx.Response] = []
-        request = threading.Thread(
-            target=lambda: answers.append(
-                c.post(ROUTE, json={"prompt": "x", "num_inference_steps": 1})
-            )
-        )
-        request.start()
-        try:
-            deadline = time.monotonic() + 60
-            waiters: list[dict[str, Any]] = []
-            while time.monotonic() < deadline and not waiters:
-                waiters = c.get("/gpu-status").json()["waiters"]
-                time.sleep(0.05)
-            assert [w["owner"] for w in waiters] == ["backend"]
-            assert waiters[0]["priority"] == "high"
-            assert c.get("/metrics").text.count("backend_queue_depth 0.0") == 1
-            holder.kill()
-        finally:
-            request.join(120)
-        assert not request.is_alive()
-        assert answers[0].status_code == 200, answers[0].text
-        assert c.get("/gpu-status").json()["waiters"] == []
+    c, holder = stubborn  # the backend (no max_wait) waits, visibly
+    answers: list[httpx.Response] = []
+    request = threading.Thread(
+        target=lambda: answers.append(c.post(ROUTE, json={"prompt": "x", "num_inference_steps": 1}))
+    )
+    request.start()
+    try:
+        waiters = _waiters_when(c, bool)
+        assert [w["owner"] for w in waiters] == ["backend"]
+        assert waiters[0]["priority"] == "high"
+        assert c.get("/metrics").text.count("backend_queue_depth 0.0") == 1
+        holder.kill()
+    finally:
+        request.join(120)
+    assert not request.is_alive()
+    assert answers[0].status_code == 200, answers[0].text
+    assert c.get("/gpu-status").json()["waiters"] == []
 
 
 def test_max_wait_forces_ahead_and_counts_it(
@@ -242,37 +256,21 @@ def test_the_lease_follows_the_models_device(
 
 
 def test_a_job_cancelled_while_waiting_for_the_lease_frees_the_worker_at_once(
-    settings_factory: Callable[..., Settings],
-    ready_client: Callable[[Settings], Any],
-    coord_path: Path,
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
+    stubborn: tuple[Any, Any],
 ) -> None:
-    # A holder that never checkpoints and no max_wait: only the cancel can end the wait.
-    with (
-        ready_client(settings_factory(max_wait=None)) as c,
-        child([*HOLD, "--priority", "low"], subprocess_env(coord_path)) as holder,
-    ):
-        holder.wait_event("granted")
-        job = c.post("/v1/images/jobs", json={"prompt": "x", "num_inference_steps": 1}).json()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not c.get("/gpu-status").json()["waiters"]:
-            time.sleep(0.05)
-        assert [w["owner"] for w in c.get("/gpu-status").json()["waiters"]] == ["backend"]
-        assert c.delete(f"/v1/images/jobs/{job['id']}").json()["cancel_requested"] is True
-        deadline = time.monotonic() + 5  # the wait ends at once, not at a grant that never comes
-        while time.monotonic() < deadline and c.get("/gpu-status").json()["waiters"]:
-            time.sleep(0.05)
-        assert c.get("/gpu-status").json()["waiters"] == []
-        assert c.get("/gpu-status").json()["owner"] == "bench-holder"  # never disturbed
-        # The worker is free: the next request is the one waiting now.
-        second = c.post("/v1/images/jobs", json={"prompt": "y", "num_inference_steps": 1}).json()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not c.get("/gpu-status").json()["waiters"]:
-            time.sleep(0.05)
-        assert c.get(f"/v1/images/jobs/{second['id']}").json()["status"] == "running"
-        holder.kill()
-        deadline = time.monotonic() + 60
-        while c.get(f"/v1/images/jobs/{second['id']}").json()["status"] != "succeeded":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    c, holder = stubborn  # only the cancel can end the backend's wait
+    job = c.post("/v1/images/jobs", json={"prompt": "x", "num_inference_steps": 1}).json()
+    assert [w["owner"] for w in _waiters_when(c, bool)] == ["backend"]
+    assert c.delete(f"/v1/images/jobs/{job['id']}").json()["cancel_requested"] is True
+    # The wait ends at once, not at a grant that never comes.
+    assert _waiters_when(c, lambda waiters: not waiters, timeout=5) == []
+    assert c.get("/gpu-status").json()["owner"] == "bench-holder"  # never disturbed
+    # The worker is free: the next request is the one waiting now.
+    second = c.post("/v1/images/jobs", json={"prompt": "y", "num_inference_steps": 1}).json()
+    assert [w["owner"] for w in _waiters_when(c, bool)] == ["backend"]
+    assert c.get(f"/v1/images/jobs/{second['id']}").json()["status"] == "running"
+    holder.kill()
+    deadline = time.monotonic() + 60
+    while c.get(f"/v1/images/jobs/{second['id']}").json()["status"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

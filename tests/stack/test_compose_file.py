@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +125,21 @@ def _render(command: list[str], compose_file: Path, env_file: Path, *more: Path)
     return rendered
 
 
-def test_installed_compose_renders_it_with_no_env_file(tmp_path: Path) -> None:
+@pytest.fixture
+def render(tmp_path: Path) -> Callable[..., dict[str, Any]]:
+    """The installed Compose's rendering of files (merged in order), with no .env at all."""
     command = compose_command()
     if command is None:
         pytest.skip("no docker compose / docker-compose command installed")
     empty = tmp_path / "empty.env"
     empty.write_text("")
-    rendered = _render(command, COMPOSE_FILE, empty)
+    return lambda first, *more: _render(command, first, empty, *more)
+
+
+def test_installed_compose_renders_it_with_no_env_file(
+    render: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    rendered = render(COMPOSE_FILE)
     backend = rendered["services"]["backend"]
     assert backend["image"] == "gpu-share-backend:latest"
     assert backend["environment"]["BACKEND_MODEL"] == "stabilityai/sdxl-turbo"
@@ -146,19 +155,14 @@ def test_installed_compose_renders_it_with_no_env_file(tmp_path: Path) -> None:
             without_gpu_reservation(yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8")))
         )
     )
-    assert "deploy" not in _render(command, stripped, empty)["services"]["backend"]
+    assert "deploy" not in render(stripped)["services"]["backend"]
 
 
 def test_the_isolation_override_gives_the_benchmark_the_engine_and_nothing_else(
-    tmp_path: Path,
+    render: Callable[..., dict[str, Any]],
 ) -> None:
-    command = compose_command()
-    if command is None:
-        pytest.skip("no docker compose / docker-compose command installed")
-    empty = tmp_path / "empty.env"
-    empty.write_text("")
-    plain = _render(command, COMPOSE_FILE, empty)
-    merged = _render(command, COMPOSE_FILE, empty, ROOT / "docker-compose.isolation.yml")
+    plain = render(COMPOSE_FILE)
+    merged = render(COMPOSE_FILE, ROOT / "docker-compose.isolation.yml")
     runner = merged["services"]["benchmark"]
     assert [str(g) for g in runner["group_add"]] == ["999"]
     sockets = [v for v in runner["volumes"] if "docker.sock" in json.dumps(v)]
