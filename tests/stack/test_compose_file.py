@@ -41,16 +41,6 @@ def test_no_version_key_and_the_services(compose: dict[str, Any]) -> None:
     assert set(compose["volumes"]) == {"gpu-coord", "hf_cache"}
 
 
-def test_every_service_reserves_the_stacks_one_gpu(compose: dict[str, Any]) -> None:
-    # One GPU per stack: each service calls it 0 and takes lease 0 of the stack's volume,
-    # so the jobs service cannot place work on a GPU whose backend leases elsewhere.
-    for name in ALL_SERVICES:
-        devices = compose["services"][name]["deploy"]["resources"]["reservations"]["devices"]
-        assert devices == [
-            {"driver": "nvidia", "device_ids": ["${GPU_DEVICE:-0}"], "capabilities": ["gpu"]}
-        ], name
-
-
 def test_both_services_share_the_lease_volume_and_hf_cache(compose: dict[str, Any]) -> None:
     for name in SERVICES:
         service = compose["services"][name]
@@ -58,6 +48,10 @@ def test_both_services_share_the_lease_volume_and_hf_cache(compose: dict[str, An
         assert "hf_cache:/cache/huggingface" in service["volumes"], name
         assert service["environment"]["GPU_COORD_PATH"] == "/gpu_coord/status.json", name
         assert service["environment"]["HF_TOKEN"] == "${HF_TOKEN:-}", name
+        devices = service["deploy"]["resources"]["reservations"]["devices"]
+        assert devices == [
+            {"driver": "nvidia", "device_ids": ["${GPU_DEVICE:-0}"], "capabilities": ["gpu"]}
+        ], name
 
 
 def test_runner_mounts_research_read_only_and_results_writable(compose: dict[str, Any]) -> None:
