@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +219,24 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+# ``python -m gpu_coord hold`` on the test's lease, for two minutes unless killed.
+HOLD = ["-m", "gpu_coord", "hold", "--owner", "bench-holder", "--seconds", "120"]
+
+
+@pytest.fixture
+def hold(coord_path: Path) -> Callable[..., AbstractContextManager[Child]]:
+    """``with hold("--priority", "low") as holder``: another program holding the test's
+    lease (the CLI's options after ``HOLD``), entered once granted, always killed and reaped."""
+
+    @contextmanager
+    def start(*options: str) -> Iterator[Child]:
+        with child([*HOLD, *options], subprocess_env(coord_path)) as holder:
+            holder.wait_event("granted")
+            yield holder
+
+    return start
 
 
 # The helpers above, as fixtures, so test modules need no imports from this file.

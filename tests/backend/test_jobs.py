@@ -7,7 +7,6 @@ import io
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +19,6 @@ from tests.backend.sse_client import TERMINAL, EventReader, read_events
 pytestmark = pytest.mark.timeout(300)
 
 JOBS = "/v1/images/jobs"
-HOLD = ["-m", "gpu_coord", "hold", "--owner", "bench-holder", "--seconds", "120"]
 SMALL = {"size": "64x64", "num_inference_steps": 2}
 
 
@@ -44,16 +42,13 @@ def _wait_finished(http: httpx.Client, job_id: str, timeout: float = 120) -> dic
 def test_sse_reads_positions_falling_and_every_step(
     settings_factory: Callable[..., Settings],
     ready_server: Callable[[Settings], Any],
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
-    coord_path: Path,
+    hold: Callable[..., Any],
 ) -> None:
     with (
         ready_server(settings_factory()) as url,
         httpx.Client(base_url=url, timeout=60) as http,
-        child([*HOLD, "--priority", "low"], subprocess_env(coord_path)) as holder,
+        hold("--priority", "low") as holder,
     ):
-        holder.wait_event("granted")
         # The first job waits for the lease (the holder has it); three queue behind it.
         ids = [_submit(http, **SMALL)["id"] for _ in range(3)]
         last = _submit(http, size="64x64", num_inference_steps=4, seed=3)
@@ -152,18 +147,15 @@ def test_cancel_while_queued_and_while_running(
 def test_a_hundred_jobs_keep_consistent_positions_and_none_is_lost(
     settings_factory: Callable[..., Settings],
     ready_server: Callable[[Settings], Any],
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
-    coord_path: Path,
+    hold: Callable[..., Any],
 ) -> None:
     settings = settings_factory(queue_size=100, job_history=100)
     body = {"size": "64x64", "num_inference_steps": 1}
     with (
         ready_server(settings) as url,
         httpx.Client(base_url=url, timeout=60) as http,
-        child([*HOLD, "--priority", "low"], subprocess_env(coord_path)) as holder,
+        hold("--priority", "low") as holder,
     ):
-        holder.wait_event("granted")
         first = _submit(http, **body)  # runs, waiting for the lease
         while http.get(f"{JOBS}/{first['id']}").json()["status"] != "running":
             time.sleep(0.02)
@@ -195,16 +187,13 @@ def test_a_hundred_jobs_keep_consistent_positions_and_none_is_lost(
 def test_blocking_requests_share_the_queue_and_are_listed(
     settings_factory: Callable[..., Settings],
     ready_server: Callable[[Settings], Any],
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
-    coord_path: Path,
+    hold: Callable[..., Any],
 ) -> None:
     with (
         ready_server(settings_factory()) as url,
         httpx.Client(base_url=url, timeout=60) as http,
-        child([*HOLD, "--priority", "low"], subprocess_env(coord_path)) as holder,
+        hold("--priority", "low") as holder,
     ):
-        holder.wait_event("granted")
         background = _submit(http, **SMALL)
         answers: list[httpx.Response] = []
         blocking = threading.Thread(

@@ -24,23 +24,19 @@ from backend.lease import backend_lease, backend_lease_device
 pytestmark = pytest.mark.timeout(300)
 
 ROUTE = "/v1/images/generations"
-HOLD = ["-m", "gpu_coord", "hold", "--owner", "bench-holder", "--seconds", "120"]
 
 
 @pytest.fixture
 def stubborn(
     settings_factory: Callable[..., Settings],
     ready_client: Callable[[Settings], Any],
-    coord_path: Path,
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
+    hold: Callable[..., Any],
 ) -> Iterator[tuple[Any, Any]]:
     """A ready backend with no max_wait, and a low holder that never checkpoints."""
     with (
         ready_client(settings_factory(max_wait=None)) as c,
-        child([*HOLD, "--priority", "low"], subprocess_env(coord_path)) as holder,
+        hold("--priority", "low") as holder,
     ):
-        holder.wait_event("granted")
         yield c, holder
 
 
@@ -64,16 +60,13 @@ def _metric(text: str, name: str) -> float:
 
 def test_gpu_status_follows_a_holder_and_its_crash(
     client: TestClient,
-    coord_path: Path,
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
+    hold: Callable[..., Any],
 ) -> None:
     idle = client.get("/gpu-status").json()
     assert idle["busy"] is False
     assert idle["owner"] is None
 
-    with child([*HOLD, "--priority", "low"], subprocess_env(coord_path)) as holder:
-        holder.wait_event("granted")
+    with hold("--priority", "low") as holder:
         before = datetime.now(UTC)
         status = client.get("/gpu-status")
         assert status.status_code == 200
@@ -101,19 +94,14 @@ def test_gpu_status_follows_a_holder_and_its_crash(
 def test_backend_is_served_within_a_step_of_a_checkpointing_holder(
     settings_factory: Callable[..., Settings],
     ready_client: Callable[[Settings], Any],
-    coord_path: Path,
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
+    hold: Callable[..., Any],
 ) -> None:
     # The holder checkpoints every 20 ms, like a pipeline between steps, and would otherwise
     # keep the GPU for two minutes.
     with (
         ready_client(settings_factory(max_wait=None)) as c,
-        child(
-            [*HOLD, "--priority", "low", "--checkpoint-ms", "20"], subprocess_env(coord_path)
-        ) as holder,
+        hold("--priority", "low", "--checkpoint-ms", "20") as holder,
     ):
-        holder.wait_event("granted")
         start = time.monotonic()
         resp = c.post(ROUTE, json={"prompt": "x", "num_inference_steps": 2, "seed": 1})
         elapsed = time.monotonic() - start
@@ -163,15 +151,12 @@ def test_waiting_backend_shows_as_waiter_and_gets_the_gpu_when_the_holder_dies(
 def test_max_wait_forces_ahead_and_counts_it(
     settings_factory: Callable[..., Settings],
     ready_client: Callable[[Settings], Any],
-    coord_path: Path,
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
+    hold: Callable[..., Any],
 ) -> None:
     with (
         ready_client(settings_factory(max_wait=0.3)) as c,
-        child([*HOLD, "--priority", "low"], subprocess_env(coord_path)) as holder,
+        hold("--priority", "low"),
     ):
-        holder.wait_event("granted")
         resp = c.post(ROUTE, json={"prompt": "x", "num_inference_steps": 1})
         assert resp.status_code == 200, resp.text
         metrics = c.get("/metrics").text
@@ -183,15 +168,12 @@ def test_max_wait_forces_ahead_and_counts_it(
 
 def test_readyz_is_503_while_the_model_cannot_get_the_gpu(
     settings_factory: Callable[..., Settings],
-    coord_path: Path,
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
     wait_for: Callable[[Callable[[], bool], float, str], None],
+    hold: Callable[..., Any],
 ) -> None:
     # The model loads inside a high-priority lease; another high holder keeps it loading.
     settings = settings_factory(max_wait=None)
-    with child([*HOLD, "--priority", "high"], subprocess_env(coord_path)) as holder:
-        holder.wait_event("granted")
+    with hold("--priority", "high") as holder:
         from backend import create_app
 
         with TestClient(create_app(settings), raise_server_exceptions=False) as c:
@@ -222,12 +204,9 @@ def test_gpu_status_survives_a_garbage_record(client: TestClient, coord_path: Pa
 
 def test_gpu_status_lists_every_device(
     client: TestClient,
-    coord_path: Path,
-    child: Callable[..., Any],
-    subprocess_env: Callable[..., dict[str, str]],
+    hold: Callable[..., Any],
 ) -> None:
-    with child([*HOLD, "--priority", "low", "--device", "1"], subprocess_env(coord_path)) as h:
-        h.wait_event("granted")
+    with hold("--priority", "low", "--device", "1"):
         body = client.get("/gpu-status").json()
         assert body["gpu"] == 0  # the backend's own device at the top level
         assert body["busy"] is False

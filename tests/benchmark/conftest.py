@@ -20,6 +20,38 @@ from benchmark.metrics import metric_names
 REPO = Path(__file__).resolve().parents[2]
 
 
+def report_row(**overrides: Any) -> dict[str, Any]:
+    """One generation row as the report reads it from the store: an ok 64x64 image."""
+    row: dict[str, Any] = {
+        "prompt_set": "set one",
+        "prompt_id": "p1",
+        "prompt": "a red fox",
+        "category": "animals",
+        "model": "model-a",
+        "seed": 1,
+        "status": "ok",
+        "error": None,
+        "image_path": None,
+        "width": 64,
+        "height": 64,
+        "steps": 2,
+        "latency_s": 1.0,
+        "steps_per_s": 2.0,
+        "peak_mem_bytes": None,
+        "lease_wait_s": 0.0,
+        "yields": 0,
+        "energy_j": None,
+        "device": None,
+        "placement": None,
+        "resident_mem_bytes": None,
+        "working_mem_bytes": None,
+        "clip_score": 20.0,
+        "aesthetic_score": 5.0,
+    }
+    row.update(overrides)
+    return row
+
+
 def model_table(name: str, source: Path | str, **settings: Any) -> str:
     """A ``[[models]]`` table for the TOML; ``source`` is a local folder or a hub id."""
     values = {"steps": 2, "guidance": 1.0, "width": 64, "height": 64, "dtype": "float32"}

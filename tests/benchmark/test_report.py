@@ -20,6 +20,7 @@ from PIL import Image
 from benchmark.records import row_columns
 from benchmark.report import category_means, summarize, write_reports
 from benchmark.report._svg import Series, nice_ticks, strip_chart
+from tests.benchmark.conftest import report_row as _row
 
 EVIL = "<script>alert('owned')</script><img src=x onerror=alert(1)> & \"quotes\""
 RUN_ID = "20261122T100000Z-test"
@@ -47,33 +48,6 @@ def _parse(path: Path) -> _Page:
     page = _Page()
     page.feed(path.read_text(encoding="utf-8"))
     return page
-
-
-def _row(**overrides: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "prompt_set": "set one",
-        "prompt_id": "p1",
-        "prompt": "a red fox",
-        "category": "animals",
-        "model": "model-a",
-        "seed": 1,
-        "status": "ok",
-        "error": None,
-        "image_path": None,
-        "width": 64,
-        "height": 64,
-        "steps": 2,
-        "latency_s": 1.0,
-        "steps_per_s": 2.0,
-        "peak_mem_bytes": None,
-        "lease_wait_s": 0.0,
-        "yields": 0,
-        "energy_j": None,
-        "clip_score": 20.0,
-        "aesthetic_score": 5.0,
-    }
-    row.update(overrides)
-    return row
 
 
 def _save_image(results: Path, relative: str, seed: int) -> str:

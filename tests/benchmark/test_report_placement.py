@@ -9,40 +9,15 @@ from typing import Any
 
 from benchmark.report import summarize, write_reports
 from benchmark.report._format import format_gib
+from tests.benchmark.conftest import report_row
 
 GIB = 2**30
 RUN_ID = "20261201T100000Z-placement"
 
 
 def _row(index: int, **overrides: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "prompt_set": "set one",
-        "prompt_id": f"p{index}",
-        "prompt": f"prompt {index}",
-        "category": None,
-        "model": "big",
-        "seed": 1,
-        "status": "ok",
-        "error": None,
-        "image_path": None,
-        "width": 64,
-        "height": 64,
-        "steps": 2,
-        "latency_s": 1.0,
-        "steps_per_s": 2.0,
-        "peak_mem_bytes": None,
-        "lease_wait_s": 0.0,
-        "yields": 0,
-        "energy_j": None,
-        "device": None,
-        "placement": None,
-        "resident_mem_bytes": None,
-        "working_mem_bytes": None,
-        "clip_score": 20.0,
-        "aesthetic_score": 5.0,
-    }
-    row.update(overrides)
-    return row
+    fields = {"prompt_id": f"p{index}", "prompt": f"prompt {index}", "category": None}
+    return report_row(**{**fields, "model": "big", **overrides})
 
 
 def _rows() -> list[dict[str, Any]]:
