@@ -18,7 +18,7 @@ runner through their public APIs; everything exported here is the runner's.
 
 from __future__ import annotations
 
-from benchmark.config import BenchmarkConfig, ModelSpec, RunSettings, ScorerSettings, load_config
+from benchmark.config import BenchmarkConfig, ModelSpec, RunSettings, ScorerConfig, load_config
 from benchmark.errors import (
     BenchmarkError,
     ConfigError,
@@ -56,7 +56,7 @@ __all__ = [
     "RunSettings",
     "RunSummary",
     "RunnerBusyError",
-    "ScorerSettings",
+    "ScorerConfig",
     "StoreError",
     "UnknownNameError",
     "ensure_results_dir",

@@ -14,7 +14,7 @@
     isolation = "process"     # a worker process per model, or "container": a container each
     container_image = "gpu-share-benchmark:latest"   # with isolation = "container"
 
-    [scorers]                 # maps onto benchmark.scoring.ScorerConfig
+    [scorers]                 # parsed into ScorerConfig
     enabled = ["clip", "aesthetic", "pickscore", "hps"]   # default: clip, aesthetic
     clip_model = "openai/clip-vit-large-patch14"
     aesthetic_head = "camenduru/improved-aesthetic-predictor"
@@ -54,15 +54,17 @@ from typing import Any
 
 from benchmark.config._models import ModelSpec, parse_model
 from benchmark.config._run import RunSettings, parse_run
-from benchmark.config._scorers import ScorerSettings, parse_scorers
+from benchmark.config._scorers import DEFAULT_SCORERS, PANEL, ScorerConfig, parse_scorers
 from benchmark.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_SCORERS",
+    "PANEL",
     "BenchmarkConfig",
     "ConfigError",
     "ModelSpec",
     "RunSettings",
-    "ScorerSettings",
+    "ScorerConfig",
     "load_config",
 ]
 
@@ -73,7 +75,7 @@ class BenchmarkConfig:
 
     path: Path
     run: RunSettings
-    scorers: ScorerSettings
+    scorers: ScorerConfig
     models: tuple[ModelSpec, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:

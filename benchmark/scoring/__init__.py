@@ -20,9 +20,10 @@ Prompts longer than CLIP's 77 tokens are truncated, never refused.
 
 from __future__ import annotations
 
+from benchmark.config import DEFAULT_SCORERS, PANEL, ScorerConfig
+from benchmark.errors import ScorerLoadError
 from benchmark.scoring._aesthetic import AestheticPredictor, load_aesthetic_predictor
 from benchmark.scoring._clip import ClipEmbedder, clip_score
-from benchmark.scoring._config import DEFAULT_SCORERS, PANEL, ScorerConfig, ScorerLoadError
 from benchmark.scoring._open_clip import load_open_clip_checkpoint, open_clip_to_transformers
 from benchmark.scoring._preference import HpsScorer, PickScorer
 from benchmark.scoring._scorers import (

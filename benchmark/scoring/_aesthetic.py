@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark.scoring._config import ScorerLoadError
+from benchmark.errors import ScorerLoadError
 
 __all__ = ["AestheticPredictor", "load_aesthetic_predictor", "resolve_head_file"]
 

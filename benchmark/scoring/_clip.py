@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from benchmark.scoring._config import ScorerLoadError
+from benchmark.errors import ScorerLoadError
 
 __all__ = ["ClipEmbedder", "clip_score", "cosine_rows"]
 

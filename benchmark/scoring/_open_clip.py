@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from benchmark.scoring._config import ScorerLoadError
+from benchmark.errors import ScorerLoadError
 
 __all__ = ["load_open_clip_checkpoint", "open_clip_to_transformers"]
 

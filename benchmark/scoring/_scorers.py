@@ -17,10 +17,11 @@ from collections.abc import Callable, Sequence
 import torch
 from PIL import Image
 
+from benchmark.config import ScorerConfig
+from benchmark.errors import ScorerLoadError
 from benchmark.metrics import Metric, Scorer, metrics, register_metric, unregister_metric
 from benchmark.scoring._aesthetic import AestheticPredictor, load_aesthetic_predictor
 from benchmark.scoring._clip import ClipEmbedder, clip_score
-from benchmark.scoring._config import ScorerConfig, ScorerLoadError
 
 __all__ = [
     "AestheticScorer",
